@@ -1,0 +1,80 @@
+"""Token embedding scaled by √d_model, reversible into output logits."""
+
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class TokenEmbedding(keras.layers.ReversibleEmbedding):
+    """Token embedding multiplied by √d_model (Vaswani et al. 2017, §3.4).
+
+    A `keras.layers.ReversibleEmbedding`: called with `reverse=True` it maps
+    hidden states to vocabulary logits, through the transposed embedding
+    matrix when `tie_weights=True` (the paper shares one matrix between the
+    embedding layers and the pre-softmax projection) or through a separate
+    matrix otherwise. Only the forward lookup is scaled. Reverse logits are
+    returned in float32 so a mixed-precision softmax cannot overflow.
+
+    The default initializer is `N(0, hidden_dim^-0.5)`: after the √d_model
+    scaling the embeddings have unit variance, on the scale of the
+    positional encoding (as in tensor2tensor and fairseq).
+
+    Args:
+        vocabulary_size: number of tokens.
+        hidden_dim: embedding width (d_model).
+        tie_weights: share the matrix between lookup and reverse projection.
+        embeddings_initializer: defaults to `N(0, hidden_dim^-0.5)`.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Example:
+
+    >>> embedding = TokenEmbedding(vocabulary_size=10, hidden_dim=4)
+    >>> hidden = embedding(keras.ops.array([[1, 2, 3]]))
+    >>> embedding(hidden, reverse=True).shape
+    (1, 3, 10)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        hidden_dim,
+        tie_weights=True,
+        embeddings_initializer=None,
+        **kwargs,
+    ):
+        if embeddings_initializer is None:
+            embeddings_initializer = keras.initializers.RandomNormal(
+                stddev=hidden_dim**-0.5
+            )
+        super().__init__(
+            input_dim=vocabulary_size,
+            output_dim=hidden_dim,
+            tie_weights=tie_weights,
+            embeddings_initializer=embeddings_initializer,
+            **kwargs,
+        )
+        self.vocabulary_size = vocabulary_size
+        self.hidden_dim = hidden_dim
+
+    def call(self, inputs, reverse=False):
+        if reverse:
+            return ops.cast(super().call(inputs, reverse=True), "float32")
+        outputs = super().call(inputs)
+        return outputs * ops.cast(math.sqrt(self.hidden_dim), outputs.dtype)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        spec = super().compute_output_spec(inputs, reverse=reverse)
+        if reverse:
+            return keras.KerasTensor(spec.shape, dtype="float32")
+        return spec
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("input_dim", "output_dim", "mask_zero", "reverse_dtype"):
+            config.pop(key, None)
+        config.update(
+            {"vocabulary_size": self.vocabulary_size, "hidden_dim": self.hidden_dim}
+        )
+        return config

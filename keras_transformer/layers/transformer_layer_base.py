@@ -1,0 +1,160 @@
+"""Shared hyper-parameters and sub-layer factories of blocks and stacks."""
+
+import keras
+
+from keras_transformer.layers.multi_head_attention import MultiHeadAttention
+from keras_transformer.layers.position_wise_feed_forward import (
+    PositionwiseFeedForward,
+)
+
+
+class TransformerLayerBase(keras.layers.Layer):
+    """Base of the encoder/decoder blocks and stacks.
+
+    Holds the hyper-parameters they all share, stores each under its own
+    name, returns them from `get_config()`, and builds sub-layers with the
+    layer's dtype policy. Not a layer to use on its own.
+
+    Args:
+        num_heads: attention heads per attention sub-layer (h).
+        intermediate_dim: feed-forward inner width (d_ff).
+        dropout: residual dropout on each sub-layer's output (P_drop, §5.4).
+        attention_dropout: dropout on attention weights (0 in the paper; any
+            other value makes training take the explicit attention path).
+        activation_dropout: dropout on the feed-forward inner activations.
+        activation: feed-forward activation.
+        layer_norm_epsilon: epsilon of every layer normalization.
+        normalize_first: pre-LN if `True`; post-LN (the paper) if `False`.
+        use_fused_attention: let attention use `keras.ops.dot_product_attention`.
+        kernel_initializer: initializer of every dense kernel.
+        bias_initializer: initializer of every dense bias.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        use_fused_attention=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.activation_dropout = activation_dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = normalize_first
+        self.use_fused_attention = use_fused_attention
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _shared_config(self):
+        return {
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "activation_dropout": self.activation_dropout,
+            "activation": keras.activations.serialize(self.activation),
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "normalize_first": self.normalize_first,
+            "use_fused_attention": self.use_fused_attention,
+            **self._initializer_configs(),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._shared_config())
+        return config
+
+    def _initializer_configs(self):
+        # Serialized, so that every sub-layer builds its own initializer.
+        return {
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+
+    def _head_dim(self, hidden_dim):
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"{self.name}: the hidden size ({hidden_dim}) must be divisible "
+                f"by num_heads ({self.num_heads})."
+            )
+        return hidden_dim // self.num_heads
+
+    def _make_attention(self, hidden_dim, name):
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=self._head_dim(hidden_dim),
+            dropout=self.attention_dropout,
+            use_fused_attention=self.use_fused_attention,
+            **self._initializer_configs(),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _make_feed_forward(self, name="feed_forward"):
+        return PositionwiseFeedForward(
+            intermediate_dim=self.intermediate_dim,
+            activation=self.activation,
+            activation_dropout=self.activation_dropout,
+            **self._initializer_configs(),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _make_layer_norm(self, name):
+        return keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+
+    def _make_dropout(self, name):
+        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+
+
+class TransformerStackBase(TransformerLayerBase):
+    """Base of the encoder and decoder stacks: `num_layers` blocks of one class.
+
+    With `normalize_first=True` (pre-LN) a final layer normalization follows
+    the last block, as pre-LN stacks need.
+    """
+
+    block_class = None
+
+    def __init__(self, num_layers, num_heads, intermediate_dim, **kwargs):
+        super().__init__(num_heads, intermediate_dim, **kwargs)
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1. Received: {num_layers}.")
+        self.num_layers = num_layers
+
+    def _build_blocks(self, *input_shapes):
+        self._blocks = []
+        for index in range(self.num_layers):
+            block = self.block_class(
+                **self._shared_config(), dtype=self.dtype_policy, name=f"block_{index}"
+            )
+            block.build(*input_shapes)
+            self._blocks.append(block)
+        self._final_layer_norm = None
+        if self.normalize_first:
+            self._final_layer_norm = self._make_layer_norm("final_layer_norm")
+            self._final_layer_norm.build(input_shapes[0])
+        self.built = True
+
+    def _final_norm(self, x):
+        return x if self._final_layer_norm is None else self._final_layer_norm(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_layers"] = self.num_layers
+        return config

@@ -1,0 +1,394 @@
+"""The encoder-decoder Transformer for sequence-to-sequence tasks."""
+
+import copy
+
+import keras
+
+from keras_transformer.layers.learned_position_embedding import (
+    LearnedPositionEmbedding,
+)
+from keras_transformer.layers.masking import compute_padding_mask
+from keras_transformer.layers.padding_mask import PaddingMask
+from keras_transformer.layers.sinusoidal_position_encoding import (
+    SinusoidalPositionEncoding,
+)
+from keras_transformer.layers.token_embedding import TokenEmbedding
+from keras_transformer.layers.transformer_decoder import TransformerDecoder
+from keras_transformer.layers.transformer_encoder import TransformerEncoder
+from keras_transformer.models.presets import PRESETS
+
+POSITION_ENCODINGS = ("sinusoidal", "learned")
+
+
+def _embed(
+    token_ids, token_embedding, position_encoding, dropout, start_index=0, training=None
+):
+    """Token embedding (×√d_model), plus positions, then dropout (§3.4, §5.4)."""
+    x = position_encoding(token_embedding(token_ids), start_index=start_index)
+    return dropout(x, training=training)
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class Transformer(keras.Model):
+    """The Transformer of Vaswani et al. 2017 ("Attention Is All You Need").
+
+    Source token ids go through the token embedding (scaled by √d_model,
+    §3.4), the positional encoding (§3.5), dropout, and the encoder stack;
+    target token ids (shifted right: a start token first) through the same
+    kind of embedding and the decoder stack, which attends to the encoder
+    output. The decoder output is projected to vocabulary logits (float32)
+    by the transposed target embedding.
+
+    Vocabularies: with `target_vocabulary_size=None` source and target share
+    one vocabulary and one embedding matrix, which with `tie_embeddings=True`
+    is also the pre-softmax projection: the paper's three-way tying (§3.4).
+    With a separate target vocabulary, `tie_embeddings=True` ties the target
+    embedding with the output projection.
+
+    Padding: by default the padding masks are derived from `padding_id`, so
+    the model takes just the two id tensors. With `padding_mask_inputs=True`
+    it takes the masks as two more inputs, `encoder_padding_mask` and
+    `decoder_padding_mask` (boolean, `True` at real tokens).
+
+    Incremental decoding uses `encode`, `compute_cross_attention_cache`,
+    `initial_self_attention_cache` and `decode_with_cache`: the encoder runs
+    once, the cross-attention keys/values are computed once, and each step
+    writes its keys/values into a static-shape cache.
+
+    Args:
+        vocabulary_size: source vocabulary size (the shared one when
+            `target_vocabulary_size` is `None`).
+        num_layers: blocks in each of the encoder and decoder stacks (N).
+        num_heads: attention heads (h).
+        hidden_dim: model width (d_model).
+        intermediate_dim: feed-forward inner width (d_ff).
+        dropout: residual and embedding dropout (P_drop).
+        attention_dropout: dropout on attention weights (0 in the paper).
+        activation_dropout: dropout inside the feed-forward network.
+        activation: feed-forward activation.
+        target_vocabulary_size: target vocabulary size, or `None` to share
+            the source vocabulary.
+        tie_embeddings: tie the target embedding with the output projection.
+        position_encoding: `"sinusoidal"` (the paper) or `"learned"`.
+        max_sequence_length: the longest sequence a learned position table
+            covers; sinusoidal encodings have no limit.
+        layer_norm_epsilon: epsilon of every layer normalization.
+        normalize_first: pre-LN instead of the paper's post-LN.
+        padding_id: the token id that marks padding.
+        padding_mask_inputs: take the padding masks as inputs.
+        use_fused_attention: let attention use the backend's fused kernel.
+        **kwargs: `keras.Model` arguments (`name`, `dtype`).
+
+    Inputs:
+        `{"encoder_token_ids": (batch, source_len) int,
+          "decoder_token_ids": (batch, target_len) int}`, plus the two masks
+        with `padding_mask_inputs=True`.
+
+    Returns:
+        Logits `(batch, target_len, target_vocabulary_size)` in float32.
+
+    Example:
+
+    >>> model = Transformer.from_preset("transformer_tiny", vocabulary_size=100)
+    >>> logits = model(
+    ...     {
+    ...         "encoder_token_ids": keras.ops.array([[5, 6, 7, 0]]),
+    ...         "decoder_token_ids": keras.ops.array([[1, 8, 9]]),
+    ...     }
+    ... )
+    >>> logits.shape
+    (1, 3, 100)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers=6,
+        num_heads=8,
+        hidden_dim=512,
+        intermediate_dim=2048,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        activation="relu",
+        target_vocabulary_size=None,
+        tie_embeddings=True,
+        position_encoding="sinusoidal",
+        max_sequence_length=1024,
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        padding_id=0,
+        padding_mask_inputs=False,
+        use_fused_attention=True,
+        **kwargs,
+    ):
+        if position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(
+                f"position_encoding must be one of {POSITION_ENCODINGS}. "
+                f"Received: {position_encoding!r}."
+            )
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"hidden_dim ({hidden_dim}) must be divisible by num_heads "
+                f"({num_heads})."
+            )
+        dtype = kwargs.pop("dtype", None)
+        shared_vocabulary = target_vocabulary_size is None
+
+        # === Layers ===
+        def embedding(vocab_size, tie, name):
+            return TokenEmbedding(
+                vocab_size, hidden_dim, tie_weights=tie, dtype=dtype, name=name
+            )
+
+        def positions(name):
+            if position_encoding == "sinusoidal":
+                return SinusoidalPositionEncoding(dtype=dtype, name=name)
+            return LearnedPositionEmbedding(max_sequence_length, dtype=dtype, name=name)
+
+        stack_kwargs = {
+            "num_layers": num_layers,
+            "num_heads": num_heads,
+            "intermediate_dim": intermediate_dim,
+            "dropout": dropout,
+            "attention_dropout": attention_dropout,
+            "activation_dropout": activation_dropout,
+            "activation": activation,
+            "layer_norm_epsilon": layer_norm_epsilon,
+            "normalize_first": normalize_first,
+            "use_fused_attention": use_fused_attention,
+            "dtype": dtype,
+        }
+        if shared_vocabulary:
+            encoder_token_embedding = embedding(
+                vocabulary_size, tie_embeddings, "token_embedding"
+            )
+            decoder_token_embedding = encoder_token_embedding
+        else:
+            encoder_token_embedding = embedding(
+                vocabulary_size, True, "encoder_token_embedding"
+            )
+            decoder_token_embedding = embedding(
+                target_vocabulary_size, tie_embeddings, "decoder_token_embedding"
+            )
+        encoder_position_encoding = positions("encoder_position_encoding")
+        decoder_position_encoding = positions("decoder_position_encoding")
+        encoder_embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="encoder_embedding_dropout"
+        )
+        decoder_embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="decoder_embedding_dropout"
+        )
+        encoder = TransformerEncoder(**stack_kwargs, name="encoder")
+        decoder = TransformerDecoder(**stack_kwargs, name="decoder")
+
+        # === Functional model ===
+        encoder_token_ids = keras.Input(
+            shape=(None,), dtype="int32", name="encoder_token_ids"
+        )
+        decoder_token_ids = keras.Input(
+            shape=(None,), dtype="int32", name="decoder_token_ids"
+        )
+        inputs = {
+            "encoder_token_ids": encoder_token_ids,
+            "decoder_token_ids": decoder_token_ids,
+        }
+        if padding_mask_inputs:
+            encoder_padding_mask = keras.Input(
+                shape=(None,), dtype="bool", name="encoder_padding_mask"
+            )
+            decoder_padding_mask = keras.Input(
+                shape=(None,), dtype="bool", name="decoder_padding_mask"
+            )
+            inputs["encoder_padding_mask"] = encoder_padding_mask
+            inputs["decoder_padding_mask"] = decoder_padding_mask
+        else:
+            encoder_padding_mask = PaddingMask(padding_id, name="encoder_padding_mask")(
+                encoder_token_ids
+            )
+            decoder_padding_mask = PaddingMask(padding_id, name="decoder_padding_mask")(
+                decoder_token_ids
+            )
+
+        source = _embed(
+            encoder_token_ids,
+            encoder_token_embedding,
+            encoder_position_encoding,
+            encoder_embedding_dropout,
+        )
+        encoder_output = encoder(source, padding_mask=encoder_padding_mask)
+        target = _embed(
+            decoder_token_ids,
+            decoder_token_embedding,
+            decoder_position_encoding,
+            decoder_embedding_dropout,
+        )
+        decoder_output = decoder(
+            target,
+            encoder_output,
+            decoder_padding_mask=decoder_padding_mask,
+            encoder_padding_mask=encoder_padding_mask,
+        )
+        logits = decoder_token_embedding(decoder_output, reverse=True)
+        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
+
+        # Layers are attached after `super().__init__` (torch modules require
+        # it) for the incremental-decoding methods below.
+        self.encoder_token_embedding = encoder_token_embedding
+        self.decoder_token_embedding = decoder_token_embedding
+        self.encoder_position_encoding = encoder_position_encoding
+        self.decoder_position_encoding = decoder_position_encoding
+        self.encoder_embedding_dropout = encoder_embedding_dropout
+        self.decoder_embedding_dropout = decoder_embedding_dropout
+        self.encoder = encoder
+        self.decoder = decoder
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.activation_dropout = activation_dropout
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
+        self.target_vocabulary_size = target_vocabulary_size
+        self.tie_embeddings = tie_embeddings
+        self.position_encoding = position_encoding
+        self.max_sequence_length = max_sequence_length
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = normalize_first
+        self.padding_id = padding_id
+        self.padding_mask_inputs = padding_mask_inputs
+        self.use_fused_attention = use_fused_attention
+
+    # === Incremental decoding ===
+
+    def encode(self, encoder_token_ids, encoder_padding_mask=None, training=False):
+        """Runs the encoder once: `(batch, source_len, hidden_dim)`.
+
+        The padding mask defaults to `encoder_token_ids != padding_id`.
+        """
+        if encoder_padding_mask is None:
+            encoder_padding_mask = compute_padding_mask(
+                encoder_token_ids, self.padding_id
+            )
+        source = _embed(
+            encoder_token_ids,
+            self.encoder_token_embedding,
+            self.encoder_position_encoding,
+            self.encoder_embedding_dropout,
+            training=training,
+        )
+        return self.encoder(
+            source,
+            padding_mask=encoder_padding_mask,
+            training=training,
+        )
+
+    def compute_cross_attention_cache(self, encoder_output):
+        """Encoder keys/values of every decoder block, computed once per source.
+
+        Returns `(batch, num_layers, 2, source_len, num_heads, head_dim)`.
+        """
+        return self.decoder.compute_cross_attention_cache(encoder_output)
+
+    def initial_self_attention_cache(self, batch_size, max_length):
+        """Zeroed decoder self-attention cache for `max_length` target tokens.
+
+        Returns `(batch, num_layers, 2, max_length, num_heads, head_dim)`.
+        """
+        return self.decoder.initial_self_attention_cache(batch_size, max_length)
+
+    def decode_with_cache(
+        self,
+        decoder_token_ids,
+        self_attention_cache,
+        cross_attention_cache,
+        cache_update_index,
+        encoder_padding_mask,
+    ):
+        """Runs the decoder on new target tokens against the caches.
+
+        Args:
+            decoder_token_ids: `(batch, step_len)` ids at positions
+                `cache_update_index .. cache_update_index + step_len - 1`.
+            self_attention_cache: from `initial_self_attention_cache` or the
+                previous step.
+            cross_attention_cache: from `compute_cross_attention_cache`.
+            cache_update_index: position of the first new token.
+            encoder_padding_mask: `(batch, source_len)`, `False` at padding.
+
+        Returns:
+            `(logits, self_attention_cache)`: float32 logits
+            `(batch, step_len, target_vocabulary_size)` and the updated cache.
+        """
+        x = _embed(
+            decoder_token_ids,
+            self.decoder_token_embedding,
+            self.decoder_position_encoding,
+            self.decoder_embedding_dropout,
+            start_index=cache_update_index,
+        )
+        x, self_attention_cache = self.decoder(
+            x,
+            encoder_padding_mask=encoder_padding_mask,
+            self_attention_cache=self_attention_cache,
+            cross_attention_cache=cross_attention_cache,
+            cache_update_index=cache_update_index,
+        )
+        return self.decoder_token_embedding(x, reverse=True), self_attention_cache
+
+    # === Presets and serialization ===
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """Builds a freshly initialized model of a named architecture.
+
+        Args:
+            preset: one of `Transformer.presets` (e.g. `"transformer_base"`).
+            **overrides: constructor arguments that replace the preset's
+                (typically `vocabulary_size`).
+        """
+        if preset not in PRESETS:
+            raise ValueError(
+                f"Unknown preset {preset!r}. Available: {sorted(PRESETS)}."
+            )
+        config = copy.deepcopy(PRESETS[preset])
+        config.update(overrides)
+        return cls(**config)
+
+    presets = tuple(sorted(PRESETS))
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "activation_dropout": self.activation_dropout,
+            "activation": self.activation,
+            "target_vocabulary_size": self.target_vocabulary_size,
+            "tie_embeddings": self.tie_embeddings,
+            "position_encoding": self.position_encoding,
+            "max_sequence_length": self.max_sequence_length,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "normalize_first": self.normalize_first,
+            "padding_id": self.padding_id,
+            "padding_mask_inputs": self.padding_mask_inputs,
+            "use_fused_attention": self.use_fused_attention,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

@@ -1,0 +1,86 @@
+"""Runs the test suite once per Keras backend, each in its own process.
+
+Keras reads `KERAS_BACKEND` once, at import, so one process cannot test two
+backends. Backends run one after another (the suite saturates the cores; in
+parallel, thread pools oversubscribe and everything slows down).
+
+    python tests/run_all_backends.py [--backends jax,torch] [pytest args...]
+
+Prints one summary at the end and exits non-zero if any backend failed.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+
+BACKENDS = ("tensorflow", "jax", "torch")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_backend(backend, pytest_args):
+    """Runs pytest under one backend; returns (counts, seconds, exit code)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "report.xml")
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            f"--junitxml={report}",
+            *pytest_args,
+        ]
+        print(f"\n===== {backend}: {' '.join(command[2:])}", flush=True)
+        start = time.monotonic()
+        code = subprocess.call(command, cwd=ROOT, env=env)
+        seconds = time.monotonic() - start
+        counts = {"passed": 0, "failed": 0, "skipped": 0}
+        if os.path.exists(report):
+            suite = ElementTree.parse(report).getroot()
+            suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+            total = int(suite.get("tests", 0))
+            counts["failed"] = int(suite.get("failures", 0)) + int(
+                suite.get("errors", 0)
+            )
+            counts["skipped"] = int(suite.get("skipped", 0))
+            counts["passed"] = total - counts["failed"] - counts["skipped"]
+    return counts, seconds, code
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    args, pytest_args = parser.parse_known_args()
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backend(s) {sorted(unknown)}; choose from {BACKENDS}")
+
+    results = {b: run_backend(b, pytest_args) for b in backends}
+
+    print("\n===== summary")
+    print(f"{'backend':<12}{'passed':>8}{'failed':>8}{'skipped':>9}{'seconds':>9}")
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    ok = True
+    for backend, (counts, seconds, code) in results.items():
+        print(
+            f"{backend:<12}{counts['passed']:>8}{counts['failed']:>8}"
+            f"{counts['skipped']:>9}{seconds:>9.0f}"
+        )
+        for key in totals:
+            totals[key] += counts[key]
+        # pytest exits 5 when nothing was collected: that is a failure here.
+        ok = ok and code == 0 and counts["passed"] > 0
+        if code != 0 and counts["failed"] == 0:
+            print(f"  {backend}: pytest exited with code {code}")
+    # The closing line CI reads: "N passed, N failed, N skipped".
+    print(", ".join(f"{count} {key}" for key, count in totals.items()))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -79,9 +79,8 @@ def run_demo(epochs=8, seed=0):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=["accuracy"],
     )
-    print(
-        f"Backend: {keras.backend.backend()}. Model: {model.count_params():,} parameters."
-    )
+    backend, size = keras.backend.backend(), model.count_params()
+    print(f"Backend: {backend}. Model: {size:,} parameters.")
     print("Training to reverse digit strings; padding has sample weight 0.")
     inputs, labels, weights = train
     model.fit(

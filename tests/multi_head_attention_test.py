@@ -273,3 +273,6 @@ def test_rejects_bad_arguments():
         MultiHeadAttention(num_heads=0, key_dim=4)
     with pytest.raises(ValueError, match="dropout"):
         MultiHeadAttention(num_heads=2, key_dim=4, dropout=1.5)
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3)
+    with pytest.raises(ValueError, match="value_dim == key_dim"):
+        layer.compute_key_value_cache(np.zeros((1, 2, 8), "float32"))

@@ -195,8 +195,14 @@ class MultiHeadAttention(keras.layers.Layer):
 
         Used for cross-attention, whose keys and values depend only on the
         encoder output and so are computed once per source sentence.
-        Requires `value_dim == key_dim`.
+        Requires `value_dim == key_dim`: keys and values share one tensor.
         """
+        if self.value_dim != self.key_dim:
+            raise ValueError(
+                f"{self.name}: a key/value cache needs value_dim == key_dim; "
+                f"this layer has key_dim={self.key_dim}, "
+                f"value_dim={self.value_dim}."
+            )
         key = value if key is None else key
         key_heads = self._split_heads(self._key_dense(key), self.key_dim)
         value_heads = self._split_heads(self._value_dense(value), self.value_dim)

@@ -86,19 +86,22 @@ def _pairs_dataset(pairs):
 
 
 def _tokenize_and_fit(source_tokenizer, target_tokenizer, max_length, truncate):
-    """Maps a string pair to (source ids, decoder input ids, label ids)."""
+    """Maps a batch of string pairs to ragged (source ids, decoder input ids,
+    label ids) and a flag for pairs over `max_length`."""
 
     def tokenize(source, target):
-        source_ids = source_tokenizer.tf_tokenize(source)
+        source_ids = source_tokenizer.tf_tokenize(source)  # (B, None) ragged
         target_ids = target_tokenizer.tf_tokenize(target)
         too_long = tf.logical_or(
-            tf.size(source_ids) > max_length, tf.size(target_ids) + 1 > max_length
+            source_ids.row_lengths() > max_length,
+            target_ids.row_lengths() + 1 > max_length,
         )
         if truncate:
-            source_ids = source_ids[:max_length]
-            target_ids = target_ids[: max_length - 1]
-        decoder_ids = tf.concat([[START_ID], target_ids], 0)
-        labels = tf.concat([target_ids, [END_ID]], 0)
+            source_ids = source_ids[:, :max_length]
+            target_ids = target_ids[:, : max_length - 1]
+        column = tf.ones([tf.shape(source)[0], 1], tf.int32)
+        decoder_ids = tf.concat([column * START_ID, target_ids], axis=1)
+        labels = tf.concat([target_ids, column * END_ID], axis=1)
         return source_ids, decoder_ids, labels, too_long
 
     return tokenize
@@ -156,9 +159,11 @@ def make_translation_dataset(
         )
     batch_sizes = [max(1, token_budget // (b - 1)) for b in boundaries]
 
+    # Tokenized in batches (one op call per 512 pairs), then split again.
     # The counting pass fills the cache, so each pair is tokenized once.
     tokenized = (
         _pairs_dataset(pairs)
+        .batch(512)
         .map(
             _tokenize_and_fit(
                 source_tokenizer, target_tokenizer, max_length, long_pairs == "truncate"
@@ -166,6 +171,7 @@ def make_translation_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
+        .unbatch()
         .cache()
     )
     counts = _count(tokenized, boundaries, keep_long=long_pairs == "truncate")

@@ -26,6 +26,11 @@ def run_backend(backend, pytest_args):
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if backend == "torch":
+            # torch's OpenMP threads slow down 25x when another process (or
+            # tf.data's threads in the same one) competes for the cores; the
+            # tests' small ops run as fast on one thread.
+            env.setdefault("OMP_NUM_THREADS", "1")
         command = [
             sys.executable,
             "-m",

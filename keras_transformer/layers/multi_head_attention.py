@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer.layers.initializers import clone_initializer
 from keras_transformer.layers.masking import merge_attention_masks
 
 # Softmax and the masking constant live in float32 whatever the compute dtype,
@@ -152,17 +153,11 @@ class MultiHeadAttention(keras.layers.Layer):
         )
 
     def _projection(self, units, name):
-        # Each projection gets its own initializer instance (Keras warns when
-        # one seeded initializer is reused and would give equal kernels).
         return keras.layers.Dense(
             units,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer.from_config(
-                self.kernel_initializer.get_config()
-            ),
-            bias_initializer=self.bias_initializer.from_config(
-                self.bias_initializer.get_config()
-            ),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name=name,
         )

@@ -52,13 +52,9 @@ class TransformerDecoderBlock(TransformerLayerBase):
         self._self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
         self._cross_attention = self._make_attention(hidden_dim, "cross_attention")
         self._cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
-        for name in ("self_attention", "cross_attention", "feed_forward"):
-            layer_norm = self._make_layer_norm(f"{name}_layer_norm")
-            layer_norm.build(decoder_sequence_shape)
-            setattr(self, f"_{name}_layer_norm", layer_norm)
-            setattr(self, f"_{name}_dropout", self._make_dropout(f"{name}_dropout"))
-        self._feed_forward = self._make_feed_forward()
-        self._feed_forward.build(decoder_sequence_shape)
+        self._build_residual_wrapping("self_attention", decoder_sequence_shape)
+        self._build_residual_wrapping("cross_attention", decoder_sequence_shape)
+        self._build_feed_forward(decoder_sequence_shape)
         self.built = True
 
     def compute_cross_attention_cache(self, encoder_sequence):
@@ -141,17 +137,7 @@ class TransformerDecoderBlock(TransformerLayerBase):
             training,
         )
 
-        # Position-wise feed-forward.
-        residual = x
-        x = sublayer_input(x, self._feed_forward_layer_norm, self.normalize_first)
-        x = sublayer_output(
-            residual,
-            self._feed_forward(x, training=training),
-            self._feed_forward_layer_norm,
-            self._feed_forward_dropout,
-            self.normalize_first,
-            training,
-        )
+        x = self._feed_forward_sublayer(x, training)
         if use_cache:
             return x, self_attention_cache, cross_attention_cache
         return (x, scores) if return_attention_scores else x

@@ -40,16 +40,8 @@ class TransformerEncoderBlock(TransformerLayerBase):
         hidden_dim = inputs_shape[-1]
         self._self_attention = self._make_attention(hidden_dim, "self_attention")
         self._self_attention.build(inputs_shape, inputs_shape)
-        self._self_attention_layer_norm = self._make_layer_norm(
-            "self_attention_layer_norm"
-        )
-        self._self_attention_layer_norm.build(inputs_shape)
-        self._self_attention_dropout = self._make_dropout("self_attention_dropout")
-        self._feed_forward = self._make_feed_forward()
-        self._feed_forward.build(inputs_shape)
-        self._feed_forward_layer_norm = self._make_layer_norm("feed_forward_layer_norm")
-        self._feed_forward_layer_norm.build(inputs_shape)
-        self._feed_forward_dropout = self._make_dropout("feed_forward_dropout")
+        self._build_residual_wrapping("self_attention", inputs_shape)
+        self._build_feed_forward(inputs_shape)
         self.built = True
 
     def call(
@@ -81,16 +73,7 @@ class TransformerEncoderBlock(TransformerLayerBase):
             self.normalize_first,
             training,
         )
-        residual = x
-        x = sublayer_input(x, self._feed_forward_layer_norm, self.normalize_first)
-        x = sublayer_output(
-            residual,
-            self._feed_forward(x, training=training),
-            self._feed_forward_layer_norm,
-            self._feed_forward_dropout,
-            self.normalize_first,
-            training,
-        )
+        x = self._feed_forward_sublayer(x, training)
         return (x, scores) if return_attention_scores else x
 
     def compute_output_shape(self, inputs_shape):

@@ -6,6 +6,7 @@ from keras_transformer.layers.multi_head_attention import MultiHeadAttention
 from keras_transformer.layers.position_wise_feed_forward import (
     PositionwiseFeedForward,
 )
+from keras_transformer.layers.residual import sublayer_input, sublayer_output
 
 
 class TransformerLayerBase(keras.layers.Layer):
@@ -120,6 +121,31 @@ class TransformerLayerBase(keras.layers.Layer):
 
     def _make_dropout(self, name):
         return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+
+    def _build_residual_wrapping(self, name, inputs_shape):
+        """The layer norm `_{name}_layer_norm` and dropout `_{name}_dropout`
+        around the sub-layer `name`."""
+        layer_norm = self._make_layer_norm(f"{name}_layer_norm")
+        layer_norm.build(inputs_shape)
+        setattr(self, f"_{name}_layer_norm", layer_norm)
+        setattr(self, f"_{name}_dropout", self._make_dropout(f"{name}_dropout"))
+
+    def _build_feed_forward(self, inputs_shape):
+        self._feed_forward = self._make_feed_forward()
+        self._feed_forward.build(inputs_shape)
+        self._build_residual_wrapping("feed_forward", inputs_shape)
+
+    def _feed_forward_sublayer(self, inputs, training):
+        """The feed-forward sub-layer (§3.3) with its residual and norm."""
+        x = sublayer_input(inputs, self._feed_forward_layer_norm, self.normalize_first)
+        return sublayer_output(
+            inputs,
+            self._feed_forward(x, training=training),
+            self._feed_forward_layer_norm,
+            self._feed_forward_dropout,
+            self.normalize_first,
+            training,
+        )
 
 
 class TransformerStackBase(TransformerLayerBase):

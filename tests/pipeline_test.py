@@ -109,6 +109,22 @@ def test_streaming_source_gives_the_same_batches(tokenizer):
         np.testing.assert_array_equal(a[1], b[1])
 
 
+def test_disk_cache_gives_the_same_batches(tokenizer, tmp_path):
+    in_memory, _ = make_translation_dataset(PAIRS, tokenizer, max_length=40, seed=2)
+    prefix = str(tmp_path / "tokenized")
+    on_disk, stats = make_translation_dataset(
+        PAIRS, tokenizer, max_length=40, seed=2, cache_path=prefix
+    )
+    assert any(p.name.startswith("tokenized") for p in tmp_path.iterdir())
+    for a, b in zip(_epoch(in_memory), _epoch(on_disk), strict=True):
+        np.testing.assert_array_equal(a[1], b[1])
+    # A second pipeline over the same prefix reads the finished cache.
+    again, again_stats = make_translation_dataset(
+        PAIRS, tokenizer, max_length=40, seed=2, cache_path=prefix
+    )
+    assert again_stats == stats
+
+
 def test_feeds_model_fit(tokenizer):
     dataset, stats = make_translation_dataset(
         PAIRS, tokenizer, max_length=40, token_budget=256

@@ -118,6 +118,7 @@ def make_translation_dataset(
     seed=0,
     bucket_boundaries=None,
     shuffle_buffer=100_000,
+    cache_path=None,
 ):
     """Builds the training or evaluation dataset and counts what it holds.
 
@@ -137,14 +138,17 @@ def make_translation_dataset(
         seed: the shuffle seed; the same seed gives the same batches.
         bucket_boundaries: see `default_bucket_boundaries`.
         shuffle_buffer: pairs held for shuffling.
+        cache_path: a file prefix to cache the tokenized pairs on disk
+            (for corpora whose tokens do not fit in memory); in memory when
+            `None`. A complete cache at that prefix is reused as it is.
 
     Returns:
         `(dataset, stats)`: the dataset yields `(inputs, labels,
         sample_weight)` with `inputs = {"encoder_token_ids",
         "decoder_token_ids"}`, int32, padded with 0, and sample weights 1.0
         at label tokens and 0.0 at padding; `stats` is a `PipelineStats`.
-        The tokenized pairs are cached in memory by a first pass that counts
-        them; later epochs read the cache.
+        The tokenized pairs are cached (in memory, or at `cache_path`) by a
+        first pass that counts them; later epochs read the cache.
     """
     if long_pairs not in LONG_PAIR_POLICIES:
         raise ValueError(
@@ -172,7 +176,7 @@ def make_translation_dataset(
             deterministic=True,
         )
         .unbatch()
-        .cache()
+        .cache(cache_path or "")
     )
     counts = _count(tokenized, boundaries, keep_long=long_pairs == "truncate")
     examples = tokenized

@@ -29,11 +29,14 @@ import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-PAD_ID = 0
-UNKNOWN_ID = 1
-START_ID = 2
-END_ID = 3
-SPECIAL_IDS = (PAD_ID, UNKNOWN_ID, START_ID, END_ID)
+from keras_transformer.atomic import atomic_write_bytes
+from keras_transformer.data.special_tokens import (
+    END_ID,
+    PAD_ID,
+    SPECIAL_IDS,
+    START_ID,
+)
+
 MODEL_TYPES = ("unigram", "bpe")
 
 
@@ -162,16 +165,7 @@ class SubwordTokenizer:
 
     def save(self, path):
         """Writes the SentencePiece model to `path` atomically."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(self.proto)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        atomic_write_bytes(path, self.proto)
 
     @classmethod
     def load(cls, path):

@@ -1,0 +1,285 @@
+"""Strings in, strings out: tokenize, search, detokenize, in batches.
+
+A `Translator` is a trained `Transformer`, its tokenizer(s) and the decoding
+settings. `save` writes all of it to one directory and `Translator.load`
+reads it back on any backend, so a trained model translates raw strings with
+nothing else at hand:
+
+    <directory>/
+        translator.json         decoding settings, file names, format version
+        model.keras             the Transformer (architecture and weights)
+        source_tokenizer.model  SentencePiece model
+        target_tokenizer.model  only when the vocabularies are separate
+"""
+
+import json
+import os
+import warnings
+
+import keras
+import numpy as np
+
+from keras_transformer.atomic import atomic_directory
+from keras_transformer.data.special_tokens import PAD_ID
+from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.decoding import Generator
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "translator.json"
+MODEL_FILE = "model.keras"
+SOURCE_TOKENIZER_FILE = "source_tokenizer.model"
+TARGET_TOKENIZER_FILE = "target_tokenizer.model"
+# Sources are padded to a multiple of this many tokens, and batches to a power
+# of two, so a compiled search sees few distinct shapes.
+SOURCE_LENGTH_STEP = 8
+DECODING_SETTINGS = (
+    "num_beams",
+    "length_penalty",
+    "max_length_ratio",
+    "max_length_offset",
+    "max_output_length",
+    "max_source_length",
+    "batch_size",
+)
+
+
+def _padded_batch_size(count, batch_size):
+    padded = 1
+    while padded < count:
+        padded *= 2
+    return min(padded, batch_size)
+
+
+class Translator:
+    """Translates batches of strings with a trained `Transformer`.
+
+    Sources longer than `max_source_length` tokens are truncated to it, with
+    a warning that counts them. An empty string translates to an empty
+    string. Characters the tokenizer never saw become unknown tokens; they
+    never raise.
+
+    Args:
+        model: a trained `keras_transformer.models.Transformer`.
+        source_tokenizer: a `SubwordTokenizer` for the source language.
+        target_tokenizer: one for the target language; `None` when the
+            vocabulary is joint (the source tokenizer is used).
+        num_beams: beam width; `1` searches greedily (the paper used 4).
+        length_penalty: GNMT alpha (0.6 in the paper).
+        max_length_ratio, max_length_offset: an output is at most
+            `ratio * source tokens + offset` tokens (§6.1: input length + 50).
+        max_output_length: hard cap on output tokens.
+        max_source_length: longer sources are truncated.
+        batch_size: sentences per search.
+        jit_compile: passed to the `Generator`.
+
+    Example:
+
+    >>> translator = Translator.load("runs/builtin/translator")
+    >>> translator.translate(["three hundred twenty-one"])
+    ['dreihunderteinundzwanzig']
+    """
+
+    def __init__(
+        self,
+        model,
+        source_tokenizer,
+        target_tokenizer=None,
+        num_beams=4,
+        length_penalty=0.6,
+        max_length_ratio=1.0,
+        max_length_offset=50,
+        max_output_length=256,
+        max_source_length=256,
+        batch_size=64,
+        jit_compile="auto",
+    ):
+        if max_source_length < 1 or batch_size < 1:
+            raise ValueError(
+                "max_source_length and batch_size must be positive; received "
+                f"{max_source_length} and {batch_size}."
+            )
+        self.model = model
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.num_beams = num_beams
+        self.length_penalty = length_penalty
+        self.max_length_ratio = max_length_ratio
+        self.max_length_offset = max_length_offset
+        self.max_output_length = max_output_length
+        self.max_source_length = max_source_length
+        self.batch_size = batch_size
+        self.generator = Generator(
+            model,
+            num_beams=num_beams,
+            length_penalty=length_penalty,
+            max_length_ratio=max_length_ratio,
+            max_length_offset=max_length_offset,
+            max_output_length=max_output_length,
+            jit_compile=jit_compile,
+        )
+
+    @property
+    def output_tokenizer(self):
+        return self.target_tokenizer or self.source_tokenizer
+
+    def decoding_settings(self):
+        return {name: getattr(self, name) for name in DECODING_SETTINGS}
+
+    # === Translation ===
+
+    def encode_sources(self, texts):
+        """Tokenizes source strings, truncating long ones (with a warning).
+
+        Returns a list of int32 arrays.
+        """
+        ids = self.source_tokenizer.tokenize(list(texts))
+        too_long = sum(len(row) > self.max_source_length for row in ids)
+        if too_long:
+            warnings.warn(
+                f"Truncated {too_long} of {len(ids)} source sentences to "
+                f"max_source_length={self.max_source_length} tokens; raise "
+                "max_source_length to translate them whole.",
+                stacklevel=3,
+            )
+        return [row[: self.max_source_length] for row in ids]
+
+    def search(self, source_ids, verbose=False):
+        """Searches tokenized sources in batches, longest first.
+
+        Args:
+            source_ids: list of int arrays (no padding).
+            verbose: show a progress bar.
+
+        Returns:
+            `(token_ids, scores)`: per source, an int array
+            `(num_best, length)` and float array `(num_best,)`, best first.
+        """
+        order = sorted(range(len(source_ids)), key=lambda i: -len(source_ids[i]))
+        results = [None] * len(source_ids)
+        progress = keras.utils.Progbar(len(source_ids), unit_name="sentence")
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            longest = max(1, max(len(source_ids[i]) for i in chosen))
+            length = -(-longest // SOURCE_LENGTH_STEP) * SOURCE_LENGTH_STEP
+            rows = _padded_batch_size(len(chosen), self.batch_size)
+            batch = np.full((rows, length), PAD_ID, "int32")
+            for row, index in enumerate(chosen):
+                batch[row, : len(source_ids[index])] = source_ids[index]
+            outputs = self.generator.generate(batch)
+            for row, index in enumerate(chosen):
+                results[index] = (outputs["token_ids"][row], outputs["scores"][row])
+            if verbose:
+                progress.add(len(chosen))
+        return [r[0] for r in results], [r[1] for r in results]
+
+    def translate(self, texts, verbose=False):
+        """Translates a string or a list of strings.
+
+        Returns a string for a string, a list of strings for a list.
+        """
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        _check_strings(texts)
+        if not texts:
+            return []
+        token_ids, _ = self.search(self.encode_sources(texts), verbose=verbose)
+        translations = [self.output_tokenizer.detokenize(ids[0]) for ids in token_ids]
+        return translations[0] if single else translations
+
+    def translate_n_best(self, texts, verbose=False):
+        """Translates a list of strings, keeping every beam.
+
+        Returns a list with, per sentence, `num_beams` pairs
+        `(translation, score)`, best first; the score is the log probability
+        divided by the GNMT length penalty.
+        """
+        texts = list(texts)
+        _check_strings(texts)
+        token_ids, scores = self.search(self.encode_sources(texts), verbose=verbose)
+        tokenizer = self.output_tokenizer
+        return [
+            [
+                (tokenizer.detokenize(row), float(score))
+                for row, score in zip(ids, sentence_scores, strict=True)
+            ]
+            for ids, sentence_scores in zip(token_ids, scores, strict=True)
+        ]
+
+    # === Saving ===
+
+    def save(self, directory):
+        """Writes the model, tokenizer(s) and settings to `directory`,
+        atomically (see `keras_transformer.atomic.atomic_directory`)."""
+        config = {
+            "format_version": FORMAT_VERSION,
+            "model": MODEL_FILE,
+            "source_tokenizer": SOURCE_TOKENIZER_FILE,
+            "target_tokenizer": (
+                TARGET_TOKENIZER_FILE if self.target_tokenizer is not None else None
+            ),
+            "decoding": self.decoding_settings(),
+            "saved_by_backend": keras.backend.backend(),
+        }
+        with atomic_directory(directory) as temporary:
+            self.model.save(os.path.join(temporary, MODEL_FILE))
+            self.source_tokenizer.save(os.path.join(temporary, SOURCE_TOKENIZER_FILE))
+            if self.target_tokenizer is not None:
+                self.target_tokenizer.save(
+                    os.path.join(temporary, TARGET_TOKENIZER_FILE)
+                )
+            with open(os.path.join(temporary, CONFIG_FILE), "w") as file:
+                json.dump(config, file, indent=2)
+
+    @classmethod
+    def load(cls, directory, **overrides):
+        """Reads what `save` wrote; keyword arguments override the saved
+        decoding settings (e.g. `num_beams=1`)."""
+        config = read_translator_config(directory)
+        unknown = set(overrides) - set(DECODING_SETTINGS) - {"jit_compile"}
+        if unknown:
+            raise TypeError(
+                f"Unknown Translator settings {sorted(unknown)}; valid: "
+                f"{list(DECODING_SETTINGS) + ['jit_compile']}."
+            )
+        model = keras.saving.load_model(
+            os.path.join(directory, config["model"]), compile=False
+        )
+        source = SubwordTokenizer.load(
+            os.path.join(directory, config["source_tokenizer"])
+        )
+        target = None
+        if config.get("target_tokenizer"):
+            target = SubwordTokenizer.load(
+                os.path.join(directory, config["target_tokenizer"])
+            )
+        settings = {**config["decoding"], **overrides}
+        return cls(model, source, target, **settings)
+
+
+def read_translator_config(directory):
+    """Reads and checks `translator.json` of a saved translator."""
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{directory} is not a saved translator: it has no {CONFIG_FILE}. "
+            "Pass the directory written by Translator.save (train() writes "
+            "one to <workdir>/translator)."
+        )
+    with open(path) as file:
+        config = json.load(file)
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format_version {version!r}; this version of "
+            f"keras_transformer reads format {FORMAT_VERSION}."
+        )
+    return config
+
+
+def _check_strings(texts):
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"translate() takes strings; item {position} is a "
+                f"{type(text).__name__}: {text!r}."
+            )

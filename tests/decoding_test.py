@@ -1,0 +1,249 @@
+"""Greedy and beam search: cached equals uncached, beam 1 equals greedy,
+scores are what they claim, limits hold, and every backend gives the same ids."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_transformer import Transformer
+from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
+from keras_transformer.decoding import (
+    Generator,
+    beam_search,
+    greedy_search,
+    length_penalty,
+    output_length_limits,
+    transformer_next_token_logits,
+)
+from tests.harness import to_numpy
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+VOCABULARY_SIZE = 24
+
+
+def _random_model():
+    return Transformer(
+        vocabulary_size=VOCABULARY_SIZE,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        dropout=0.0,
+    )
+
+
+def _sources():
+    rng = np.random.RandomState(3)
+    sources = rng.randint(4, VOCABULARY_SIZE, (4, 6)).astype("int32")
+    sources[1, 3:] = PAD_ID
+    sources[3, 1:] = PAD_ID
+    return sources
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def _uncached_log_probs(model, source, prefix, width=16):
+    """Next-token log probabilities from the full forward pass on a prefix.
+
+    The decoder input is padded to a fixed `width` so the compiled forward
+    pass is reused; causal masking keeps the padding out of the prefix.
+    """
+    decoder = np.zeros((1, width), "int32")
+    decoder[0, : len(prefix) + 1] = [START_ID, *prefix]
+    inputs = {"encoder_token_ids": source[None], "decoder_token_ids": decoder}
+    logits = model.predict_on_batch(inputs)
+    return _log_softmax(np.asarray(logits)[0, len(prefix)].astype("float64"))
+
+
+def _sequence_log_prob(model, source, tokens):
+    """Log probability of `tokens` (up to the end token) by one teacher-forced
+    forward pass, and their number."""
+    tokens = list(tokens[: list(tokens).index(END_ID) + 1])
+    decoder = np.zeros((1, 16), "int32")
+    decoder[0, : len(tokens)] = [START_ID, *tokens[:-1]]
+    inputs = {"encoder_token_ids": source[None], "decoder_token_ids": decoder}
+    logits = np.asarray(model.predict_on_batch(inputs))[0, : len(tokens)]
+    log_probs = _log_softmax(logits.astype("float64"))
+    return log_probs[np.arange(len(tokens)), tokens].sum(), len(tokens)
+
+
+def test_cached_greedy_equals_greedy_with_the_full_forward_pass():
+    model, sources = _random_model(), _sources()[1:]
+    outputs = Generator(model, num_beams=1, max_length_offset=2).generate(sources)
+    limits = to_numpy(output_length_limits((sources != 0).sum(1), 100, 1.0, 2))
+    for row, source in enumerate(sources):
+        expected = []
+        while not expected or expected[-1] != END_ID:
+            log_probs = _uncached_log_probs(model, source, expected)
+            log_probs[[PAD_ID, START_ID]] = -np.inf
+            if len(expected) + 1 >= limits[row]:
+                expected.append(END_ID)
+            else:
+                expected.append(int(log_probs.argmax()))
+        found = outputs["token_ids"][row, 0]
+        np.testing.assert_array_equal(found[: len(expected)], expected)
+        assert (found[len(expected) :] == PAD_ID).all()
+        log_prob, _ = _sequence_log_prob(model, source, found)
+        np.testing.assert_allclose(outputs["scores"][row, 0], log_prob, rtol=1e-4)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
+def test_beam_of_one_equals_greedy(alpha):
+    model, sources = _random_model(), _sources()
+    generator = Generator(model, num_beams=1, max_length_offset=6)
+    greedy = generator.generate(sources)
+    # Generator routes num_beams=1 to greedy search: call beam search itself.
+    max_length = generator.search_length(sources.shape[1])
+    limits = output_length_limits((sources != PAD_ID).sum(1), max_length, 1.0, 6)
+    step, cache = transformer_next_token_logits(model, sources, max_length, 1)
+    token_ids, scores = beam_search(step, cache, 4, 1, max_length, alpha, limits)
+    np.testing.assert_array_equal(to_numpy(token_ids), greedy["token_ids"])
+    lengths = (greedy["token_ids"][:, 0] != PAD_ID).sum(-1)
+    penalty = to_numpy(length_penalty(lengths, alpha))
+    np.testing.assert_allclose(
+        to_numpy(scores)[:, 0] * penalty, greedy["scores"][:, 0], rtol=1e-5
+    )
+
+
+def test_beam_scores_are_length_normalized_log_probs_best_first():
+    model, sources = _random_model(), _sources()
+    outputs = Generator(model, num_beams=3, max_length_offset=2).generate(sources)
+    assert outputs["token_ids"].shape[:2] == (4, 3)
+    for row, source in enumerate(sources):
+        scores = outputs["scores"][row]
+        assert (np.diff(scores) <= 1e-6).all(), "n-best is not sorted"
+        hypotheses = {tuple(h) for h in outputs["token_ids"][row]}
+        assert len(hypotheses) == 3, "beams repeat a hypothesis"
+        for beam in range(3):
+            log_prob, length = _sequence_log_prob(
+                model, source, outputs["token_ids"][row, beam]
+            )
+            expected = log_prob / ((5 + length) / 6) ** 0.6
+            np.testing.assert_allclose(scores[beam], expected, rtol=1e-4)
+
+
+class _MarkovTable:
+    """A next-token callback from a fixed table of log probabilities indexed
+    by the previous token; the cache carries nothing."""
+
+    def __init__(self, table):
+        self.table = ops.convert_to_tensor(np.log(np.asarray(table, "float32")))
+
+    def __call__(self, token_ids, cache, index):
+        return ops.take(self.table, token_ids, axis=0), cache
+
+
+def _table(vocabulary_size, rows):
+    table = np.full((vocabulary_size, vocabulary_size), 1e-9)
+    for previous, probabilities in rows.items():
+        for token, probability in probabilities.items():
+            table[previous, token] = probability
+    return table
+
+
+def test_beam_search_finds_the_sequence_greedy_misses():
+    # After START, token 4 (0.55) beats token 5 (0.45); but 4 leads to a
+    # flat distribution, 5 to END with 0.9. The best sentence is "5 END".
+    rows = {
+        START_ID: {4: 0.55, 5: 0.45},
+        4: {6: 0.25, 7: 0.25, 8: 0.25, 9: 0.25},
+        5: {END_ID: 0.9, 6: 0.1},
+        **{t: {END_ID: 1.0} for t in (6, 7, 8, 9)},
+    }
+    step = _MarkovTable(_table(10, rows))
+    cache = ops.zeros((1, 1))
+    greedy_ids, _ = greedy_search(step, cache, 1, 5)
+    assert to_numpy(greedy_ids)[0, :2].tolist() == [4, 6]
+    beam_ids, beam_scores = beam_search(step, ops.zeros((2, 1)), 1, 2, 5, 0.0)
+    assert to_numpy(beam_ids)[0, 0, :2].tolist() == [5, END_ID]
+    np.testing.assert_allclose(
+        to_numpy(beam_scores)[0, 0], np.log(0.45 * 0.9), rtol=1e-5
+    )
+
+
+def test_length_penalty_prefers_longer_hypotheses_as_alpha_grows():
+    # "END" at once has probability 0.3; "4 4 4 END" has 0.7 * 0.8^2 * 0.8.
+    rows = {START_ID: {END_ID: 0.3, 4: 0.7}, 4: {4: 0.8, END_ID: 0.2}}
+    step = _MarkovTable(_table(6, rows))
+
+    def best(alpha):
+        ids, _ = beam_search(step, ops.zeros((3, 1)), 1, 3, 6, alpha)
+        return (to_numpy(ids)[0, 0] != PAD_ID).sum()
+
+    assert best(0.0) <= best(2.0)
+    assert best(0.0) == 1  # END alone: log 0.3 beats every longer sentence
+    assert best(2.0) > 1
+
+
+def test_output_limits_follow_source_length_and_cap():
+    limits = to_numpy(output_length_limits(np.array([0, 1, 10, 90]), 64, 1.5, 3))
+    assert limits.tolist() == [1, 5, 18, 64]
+
+
+def test_every_output_ends_within_its_limit():
+    model, sources = _random_model(), _sources()
+    for num_beams in (1, 3):
+        generator = Generator(
+            model, num_beams=num_beams, max_length_ratio=0.5, max_length_offset=1
+        )
+        outputs = generator.generate(sources)
+        source_lengths = (sources != PAD_ID).sum(1)
+        for row in range(len(sources)):
+            for hypothesis in outputs["token_ids"][row]:
+                length = list(hypothesis).index(END_ID) + 1
+                assert length <= np.ceil(source_lengths[row] * 0.5) + 1
+                assert (hypothesis[length:] == PAD_ID).all()
+
+
+def test_empty_source_translates_to_the_end_token_alone():
+    model = _random_model()
+    sources = np.array([[5, 6, 7], [0, 0, 0]], "int32")
+    for num_beams in (1, 2):
+        generator = Generator(model, num_beams=num_beams, max_length_offset=4)
+        outputs = generator.generate(sources)
+        assert outputs["token_ids"][1, 0, 0] == END_ID
+        assert (outputs["token_ids"][1, 0, 1:] == PAD_ID).all()
+
+
+def test_padding_and_start_are_never_generated():
+    model, sources = _random_model(), _sources()
+    # Make padding and start the most likely tokens everywhere.
+    bias = model.decoder_token_embedding.embeddings
+    embeddings = to_numpy(bias).copy()
+    embeddings[[PAD_ID, START_ID]] *= 50.0
+    bias.assign(embeddings)
+    for num_beams in (1, 3):
+        generator = Generator(model, num_beams=num_beams, max_length_offset=4)
+        ids = generator.generate(sources)["token_ids"]
+        for hypothesis in ids.reshape(-1, ids.shape[-1]):
+            length = list(hypothesis).index(END_ID)
+            assert not np.isin(hypothesis[:length], [PAD_ID, START_ID]).any()
+
+
+def test_generator_rejects_bad_settings():
+    model = _random_model()
+    with pytest.raises(ValueError, match="num_beams"):
+        Generator(model, num_beams=0)
+    with pytest.raises(ValueError, match="max_output_length"):
+        Generator(model, max_output_length=0)
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_same_weights_give_the_fixture_ids_on_every_backend(search):
+    fixture = np.load(os.path.join(FIXTURES, "decoding.npz"))
+    model = Transformer(**json.loads(str(fixture["config"])))
+    for variable in model.weights:
+        variable.assign(fixture[f"weight/{variable.path}"])
+    settings = json.loads(str(fixture["searches"]))[search]
+    generator = Generator(model, max_length_offset=2, **settings)
+    outputs = generator.generate(fixture["sources"])
+    np.testing.assert_array_equal(outputs["token_ids"], fixture[f"{search}/token_ids"])
+    np.testing.assert_allclose(
+        outputs["scores"], fixture[f"{search}/scores"], rtol=1e-4, atol=1e-5
+    )

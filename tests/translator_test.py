@@ -1,0 +1,175 @@
+"""Translator and SavedModel export: strings in, strings out, the same in
+Python and in the exported graph, from a model saved on any backend."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer import Transformer
+from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.export import export_saved_model, next_version
+from keras_transformer.translator import Translator
+from tests.data_helpers import make_pairs
+
+SENTENCES = [
+    "A dog runs in the park.",
+    "",
+    "Zwölf ☃ characters never seen: 象形",
+    "two",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    pairs = make_pairs(200)
+    return SubwordTokenizer.train((s for pair in pairs for s in pair), 60)
+
+
+def _translator(tokenizer, **settings):
+    keras.utils.set_random_seed(5)
+    model = Transformer(
+        vocabulary_size=tokenizer.vocabulary_size,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+    )
+    settings = {"num_beams": 2, "max_length_offset": 4, **settings}
+    return Translator(model, tokenizer, **settings)
+
+
+def test_translate_returns_one_string_per_input(tokenizer):
+    translator = _translator(tokenizer)
+    translations = translator.translate(SENTENCES)
+    assert len(translations) == len(SENTENCES)
+    assert all(isinstance(t, str) for t in translations)
+    assert translations[1] == ""  # empty in, empty out
+    assert translator.translate(SENTENCES[0]) == translations[0]
+    assert translator.translate([]) == []
+
+
+def test_batching_does_not_change_translations(tokenizer):
+    whole = _translator(tokenizer, batch_size=8).translate(SENTENCES)
+    one_by_one = _translator(tokenizer, batch_size=1).translate(SENTENCES)
+    assert whole == one_by_one
+
+
+def test_n_best_is_sorted_and_starts_with_the_translation(tokenizer):
+    translator = _translator(tokenizer, num_beams=3)
+    n_best = translator.translate_n_best(SENTENCES)
+    translations = translator.translate(SENTENCES)
+    for candidates, translation in zip(n_best, translations, strict=True):
+        assert len(candidates) == 3
+        scores = [score for _, score in candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert candidates[0][0] == translation
+
+
+def test_long_sources_are_truncated_with_a_warning(tokenizer):
+    translator = _translator(tokenizer, max_source_length=5)
+    with pytest.warns(UserWarning, match="Truncated 1 of 2 source sentences"):
+        long_translation = translator.translate(["dog " * 40, "two"])[0]
+    truncated = translator.source_tokenizer.detokenize(
+        translator.source_tokenizer.tokenize("dog " * 40)[:5]
+    )
+    assert long_translation == translator.translate(truncated)
+
+
+def test_non_strings_are_rejected_with_their_position(tokenizer):
+    with pytest.raises(TypeError, match="item 1 is a int"):
+        _translator(tokenizer).translate(["fine", 3])
+
+
+def test_save_and_load_round_trip(tokenizer, tmp_path):
+    translator = _translator(tokenizer)
+    translator.save(tmp_path / "translator")
+    loaded = Translator.load(tmp_path / "translator")
+    assert loaded.translate(SENTENCES) == translator.translate(SENTENCES)
+    assert loaded.decoding_settings() == translator.decoding_settings()
+    greedy = Translator.load(tmp_path / "translator", num_beams=1)
+    assert greedy.num_beams == 1
+    with pytest.raises(TypeError, match="Unknown Translator settings"):
+        Translator.load(tmp_path / "translator", beams=1)
+
+
+def test_load_explains_a_wrong_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a saved translator"):
+        Translator.load(tmp_path)
+
+
+def test_saving_over_a_translator_replaces_it_whole(tokenizer, tmp_path):
+    _translator(tokenizer, num_beams=2).save(tmp_path / "t")
+    _translator(tokenizer, num_beams=3).save(tmp_path / "t")
+    assert Translator.load(tmp_path / "t").num_beams == 3
+    assert sorted(os.listdir(tmp_path)) == ["t"]  # no temporary left behind
+
+
+SERVE_SCRIPT = """
+import json, sys, threading
+import tensorflow as tf
+import tensorflow_text  # registers the SentencePiece ops
+sentences = json.loads(sys.argv[2])
+model = tf.saved_model.load(sys.argv[1])
+serve = model.signatures["serving_default"]
+ids = model.signatures["token_ids"](inputs=tf.constant(sentences))
+sequential = [serve(inputs=tf.constant(sentences)) for _ in range(8)]
+threaded = [None] * 8
+def call(i):
+    threaded[i] = serve(inputs=tf.constant(sentences))
+threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+decode = lambda r: [s.decode() for s in r["translations"].numpy().tolist()]
+print(json.dumps({
+    "translations": decode(sequential[0]),
+    "scores": sequential[0]["scores"].numpy().tolist(),
+    "token_ids": ids["token_ids"].numpy().tolist(),
+    "sequential_agree": all(decode(r) == decode(sequential[0]) for r in sequential),
+    "threaded_agree": all(decode(r) == decode(sequential[0]) for r in threaded),
+}))
+"""
+
+
+def test_exported_saved_model_translates_like_the_translator(tokenizer, tmp_path):
+    """Exports a translator saved on this backend (a TensorFlow process does
+    it when this backend is another) and serves it with plain TensorFlow in a
+    fresh process, from 8 threads at once too."""
+    translator = _translator(tokenizer, num_beams=3)
+    translator.save(tmp_path / "run" / "translator")
+    path = export_saved_model(tmp_path / "run" / "translator", tmp_path / "serving")
+    assert path == os.path.join(tmp_path / "serving", "run", "1")
+    assert next_version(tmp_path / "serving", "run") == 2
+    served = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, path, json.dumps(SENTENCES)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert served.returncode == 0, served.stderr[-3000:]
+    result = json.loads(served.stdout.strip().splitlines()[-1])
+    assert result["translations"] == translator.translate(SENTENCES)
+    n_best = translator.translate_n_best(SENTENCES)
+    # An empty source's score is that of an all-padding encoder input, which
+    # backends define differently; its translation (empty) is what counts.
+    scored = [i for i, sentence in enumerate(SENTENCES) if sentence]
+    np.testing.assert_allclose(
+        [result["scores"][i] for i in scored],
+        [n_best[i][0][1] for i in scored],
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    exported_best = [
+        translator.output_tokenizer.detokenize(ids[0]) for ids in result["token_ids"]
+    ]
+    assert exported_best == result["translations"]
+    assert result["sequential_agree"] and result["threaded_agree"]
+    with pytest.raises(FileExistsError, match="TensorFlow Serving"):
+        export_saved_model(
+            tmp_path / "run" / "translator", tmp_path / "serving", version=1
+        )

@@ -1,8 +1,135 @@
-"""The `keras-transformer` command line. The backend comes from KERAS_BACKEND."""
+"""The `keras-transformer` command line, a thin layer over the library.
+
+The backend comes from KERAS_BACKEND (tensorflow, jax or torch); nothing
+else changes between backends.
+"""
 
 import argparse
+import json
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _fields_epilog():
+    from keras_transformer.config import describe_fields
+
+    lines = ["configuration keys for --set KEY=VALUE (default in brackets):"]
+    for field in describe_fields():
+        if "." in field.key:
+            lines.append(
+                f"  {field.key} ({field.type}) [{field.default}]: {field.help}"
+            )
+    return "\n".join(lines)
+
+
+def _train(args):
+    from keras_transformer.config import apply_overrides
+    from keras_transformer.recipes import load_recipe
+    from keras_transformer.training.trainer import train
+
+    config = load_recipe(args.recipe)
+    overrides = list(args.set)
+    if args.data_dir:
+        overrides.append(f"data.corpus={args.data_dir}")
+    config = apply_overrides(config, overrides)
+    workdir = args.workdir or os.path.join("runs", config.name)
+    print(f"Run {config.name!r} in {workdir} (the same command resumes it).")
+    train(config, workdir)
+    print(f"Translator saved to {os.path.join(workdir, 'translator')}.")
+    return 0
+
+
+def _load_translator(args):
+    from keras_transformer.translator import Translator
+
+    overrides = {}
+    if getattr(args, "num_beams", None):
+        overrides["num_beams"] = args.num_beams
+    if getattr(args, "batch_size", None):
+        overrides["batch_size"] = args.batch_size
+    return Translator.load(args.translator, **overrides)
+
+
+def _run_config(translator_dir):
+    """The config.json of the run that wrote `translator_dir`, if any."""
+    from keras_transformer.config import load_config
+
+    path = os.path.join(os.path.dirname(os.path.abspath(translator_dir)), "config.json")
+    return load_config(path) if os.path.isfile(path) else None
+
+
+def _evaluate(args):
+    from keras_transformer.evaluation import evaluate_translator
+    from keras_transformer.training.trainer import load_corpus
+
+    if args.source_file or args.reference_file:
+        if not (args.source_file and args.reference_file):
+            raise ValueError("--source-file and --reference-file go together.")
+        from keras_transformer.data.readers import read_parallel_files
+
+        pairs = list(read_parallel_files(args.source_file, args.reference_file))
+    else:
+        config = _run_config(args.translator)
+        if config is None and not args.corpus:
+            raise ValueError(
+                f"No corpus to evaluate on: {args.translator} has no run "
+                "config.json beside it. Pass --corpus DIR (or builtin), or "
+                "--source-file and --reference-file."
+            )
+        import dataclasses
+
+        from keras_transformer.config import DataConfig
+
+        data = config.data if config else DataConfig()
+        if args.corpus:
+            data = dataclasses.replace(data, corpus=args.corpus)
+        pairs = load_corpus(data).get(args.split) or []
+        if not pairs:
+            raise ValueError(f"The corpus {data.corpus!r} has no {args.split} split.")
+    scores, translations = evaluate_translator(
+        _load_translator(args), pairs, verbose=True
+    )
+    print(scores.describe())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.writelines(f"{line}\n" for line in translations)
+    if args.json:
+        print(json.dumps(scores.__dict__, indent=2))
+    return 0
+
+
+def _translate(args):
+    if args.texts:
+        texts = args.texts
+    elif args.input and args.input != "-":
+        with open(args.input, encoding="utf-8") as file:
+            texts = [line.rstrip("\n") for line in file]
+    else:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    translator = _load_translator(args)
+    for translation in translator.translate(texts):
+        print(translation)
+    return 0
+
+
+def _export(args):
+    from keras_transformer.export import export_saved_model
+
+    overrides = {"num_beams": args.num_beams} if args.num_beams else {}
+    path = export_saved_model(
+        args.translator, args.output, args.name, args.version, **overrides
+    )
+    print(f"Exported a SavedModel to {path}.")
+    print(
+        "Serve it with TensorFlow Serving, or load it with plain TensorFlow "
+        "(import tensorflow_text first: it registers the SentencePiece ops):\n"
+        "  import tensorflow as tf, tensorflow_text\n"
+        f"  served = tf.saved_model.load({path!r})\n"
+        "  served.signatures['serving_default'](tf.constant(['Hello.']))"
+    )
+    return 0
 
 
 def _demo(args):
@@ -12,6 +139,11 @@ def _demo(args):
     return 0
 
 
+def _add_decoding_arguments(parser):
+    parser.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
+    parser.add_argument("--batch-size", type=int, help="sentences per search")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-transformer",
@@ -19,6 +151,57 @@ def build_parser():
         "Pick the backend with KERAS_BACKEND=tensorflow|jax|torch.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train a recipe (resumes an interrupted run in the same workdir)",
+        epilog=_fields_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("recipe", help="a recipe name (see recipes/) or a .py path")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration value (repeatable); keys below",
+    )
+    train.add_argument("--data-dir", help="corpus directory (sets data.corpus)")
+    train.add_argument("--workdir", help="run directory (default: runs/<name>)")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="sacreBLEU and chrF of a trained translator"
+    )
+    evaluate.add_argument("translator", help="a translator directory")
+    evaluate.add_argument("--corpus", help="'builtin' or a corpus directory")
+    evaluate.add_argument("--split", default="test", help="split to score")
+    evaluate.add_argument("--source-file", help="sources, one per line")
+    evaluate.add_argument("--reference-file", help="references, one per line")
+    evaluate.add_argument("--output", help="write the translations here")
+    evaluate.add_argument("--json", action="store_true", help="print scores as JSON")
+    _add_decoding_arguments(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+    translate = commands.add_parser(
+        "translate", help="translate arguments, a file, or standard input"
+    )
+    translate.add_argument("translator", help="a translator directory")
+    translate.add_argument("texts", nargs="*", help="sentences to translate")
+    translate.add_argument("--input", help="a file of sentences ('-': stdin)")
+    _add_decoding_arguments(translate)
+    translate.set_defaults(handler=_translate)
+
+    export = commands.add_parser(
+        "export", help="write a SavedModel (strings in, strings out) for serving"
+    )
+    export.add_argument("translator", help="a translator directory")
+    export.add_argument("--output", default="saved_models", help="export base")
+    export.add_argument("--name", help="model name (default: the run's name)")
+    export.add_argument("--version", type=int, help="version (default: next)")
+    export.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
+    export.set_defaults(handler=_export)
+
     demo = commands.add_parser(
         "demo", help="train a small model to reverse digit strings (about a minute)"
     )
@@ -29,9 +212,14 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return args.handler(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        # Bad input (a configuration key, a corpus file, a path): the message
+        # says what and where; a traceback would bury it.
+        parser.exit(2, f"keras-transformer {args.command}: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,491 @@
+"""Crash-safe, backend-neutral backups of a training run."""
+
+import collections
+import datetime
+import json
+import os
+import re
+import shutil
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+
+FORMAT_VERSION = 1
+POINTER_FILE = "latest"
+STATE_FILE = "state.npz"
+METADATA_FILE = "metadata.json"
+
+# `backup-00000012` is complete; `.tmp-` ones are being written, `.trash-`
+# ones being deleted: neither is ever loaded.
+_BACKUP_NAME = re.compile(r"^(\.tmp-|\.trash-)?backup-(\d{8,})$")
+# Keras numbers auto-generated names per process (`seed_generator_7`,
+# `adam_1`), so the same model has other paths in another process.
+_AUTO_NUMBER = re.compile(r"_\d+(?=/|#|$)")
+_REQUIRED_METADATA = ("format_version", "epoch", "step", "finished", "backend")
+_UNREADABLE = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile)
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up a `fit` run atomically so that a restarted run resumes it.
+
+    A replacement for `keras.callbacks.BackupAndRestore` that survives being
+    killed at any moment and whose backups restore on any backend. Each
+    backup is a directory `backup-<n>/` holding `state.npz` (every model
+    variable, dropout seed states included, and every optimizer variable,
+    `iterations` included, keyed by variable path) and `metadata.json`
+    (progress, the backend that wrote it, the format version). It is written
+    under a temporary name, flushed to disk, renamed, and only then named by
+    the `latest` pointer file (replaced atomically); older backups are
+    deleted after the pointer has moved. A partly written backup never bears
+    the name `backup-<n>`, so it is never loaded; should the pointer's
+    backup fail to load (a damaged disk), the newest other one is.
+
+    On `on_train_begin` the latest complete backup, if any, is restored and
+    `fit` resumes after the last batch it covers, mid-epoch included (the
+    batches already trained on are passed over without a train step). With a
+    deterministic data order (`shuffle=False`, no random augmentation) the
+    resumed run ends with the same weights as an uninterrupted one; the
+    learning-rate schedule follows the restored `optimizer.iterations`. The
+    metrics of a resumed epoch average only the batches trained after the
+    restart.
+
+    At the end of training a last backup is written with `"finished": true`
+    and kept, so later steps (export) can tell the run completed. Running the
+    same `fit` again is then a no-op; a `fit` with more `epochs` than the
+    finished run continues it.
+
+    Use one backup directory per run, and one writing process.
+
+    Args:
+        backup_dir: directory for the backups; created if missing.
+        save_freq: `"epoch"` to back up at the end of every epoch, or an int
+            to back up every `save_freq` batches and at the end of every
+            epoch.
+        keep: how many complete backups to keep (at least 1).
+        verbose: print a line when a backup is restored.
+
+    Example:
+
+    >>> backup = TrainingBackup("runs/base/backup", save_freq=1000)
+    >>> model.fit(dataset, epochs=20, callbacks=[backup])  # kill, rerun: resumes
+    >>> read_backup_metadata("runs/base/backup")["finished"]
+    True
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", keep=1, verbose=1):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("TrainingBackup needs a backup_dir.")
+        if save_freq != "epoch" and not _is_positive_int(save_freq):
+            raise ValueError(
+                "save_freq must be 'epoch' or a positive number of batches. "
+                f"Received: save_freq={save_freq!r}."
+            )
+        if not _is_positive_int(keep):
+            raise ValueError(f"keep must be a positive int. Received: {keep!r}.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.keep = keep
+        self.verbose = verbose
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        _stop_skipping(model)
+        self._epoch, self._step = 0, 0
+        self._resume_step = 0
+        self._batches_since_save = 0
+        self._last_saved = None
+        metadata = restore_latest(model, self.backup_dir)
+        if metadata is None:
+            return
+        epoch, step = metadata["epoch"], metadata["step"]
+        finished = metadata["finished"]
+        self._epoch = epoch
+        self._last_saved = (epoch, step, finished)
+        epochs = self.params.get("epochs") or 0
+        done = finished and epochs <= (metadata.get("epochs") or 0)
+        self._resume_step = 0 if done else step
+        # `_initial_epoch` is the hook Keras' own BackupAndRestore uses: the
+        # `fit` of every backend reads it right after `on_train_begin` and
+        # starts its epoch loop there.
+        model._initial_epoch = max(epoch, epochs) if done else epoch
+        if self.verbose:
+            print(_restored_message(metadata, done), flush=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        # `fit` has read it; a later `fit` of this model must not inherit it.
+        model._initial_epoch = None
+        self._epoch, self._step = epoch, 0
+        if self._resume_step:
+            self._step = self._resume_step
+            _skip_train_steps(model, self._resume_step // model.steps_per_execution)
+            self._resume_step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = batch + 1
+        if done <= self._step:
+            return  # Passed over: trained on before the restart.
+        self._batches_since_save += done - self._step
+        self._step = done
+        if self.save_freq != "epoch" and self._batches_since_save >= self.save_freq:
+            self._save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch, self._step = epoch + 1, 0
+        if self._last_saved is None or self._last_saved[:2] != (self._epoch, 0):
+            self._save()
+
+    def on_train_end(self, logs=None):
+        model = self.model
+        _stop_skipping(model)
+        model._initial_epoch = None
+        if self._last_saved != (*self._position(), True):
+            self._save(finished=True)
+
+    def _position(self):
+        """(epochs completed, batches completed in the next epoch)."""
+        steps = self.params.get("steps")
+        if steps and self._step >= steps:
+            return self._epoch + 1, 0
+        return self._epoch, self._step
+
+    def _save(self, finished=False):
+        model = self.model  # On JAX this syncs the training state first.
+        epoch, step = self._position()
+        optimizer = model.optimizer
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            "epoch": epoch,
+            "step": step,
+            "epochs": self.params.get("epochs"),
+            "iterations": None
+            if optimizer is None
+            else int(keras.ops.convert_to_numpy(optimizer.iterations)),
+            "finished": finished,
+            "backend": keras.backend.backend(),
+            "keras_version": keras.__version__,
+            "written_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        _write_backup(self.backup_dir, _state_arrays(model), metadata, self.keep)
+        self._last_saved = (epoch, step, finished)
+        self._batches_since_save = 0
+
+
+def restore_latest(model, backup_dir):
+    """Loads the latest complete backup into `model`.
+
+    Restores every model variable and, when the model is compiled, the
+    optimizer's (building the optimizer first), matched by variable path.
+    Paths that differ only in Keras' per-process numbering of generated
+    names (`seed_generator_3`, `adam_1`) are matched in order. Works on any
+    backend, whichever backend wrote the backup.
+
+    Args:
+        model: a built `keras.Model` of the architecture that was backed up.
+        backup_dir: the directory given to `TrainingBackup`.
+
+    Returns:
+        The backup's metadata (`epoch`, `step`, `epochs`, `iterations`,
+        `finished`, `backend`, ...) plus `path`, its directory; `None` if
+        `backup_dir` holds no backup.
+
+    Raises:
+        ValueError: the backup does not match the model (the message lists
+            the differences).
+        RuntimeError: backups exist but none can be read.
+    """
+    found = _load_latest(backup_dir, with_arrays=True)
+    if found is None:
+        return None
+    metadata, arrays = found
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built: build it (call it on a batch) "
+            "before restoring a backup into it."
+        )
+    optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    pairs = _match(model.variables, arrays, "model/", metadata["path"])
+    if optimizer is not None:
+        pairs += _match(
+            optimizer.variables,
+            arrays,
+            "optimizer/",
+            metadata["path"],
+            strip=optimizer.name + "/",
+        )
+    for variable, value in pairs:
+        variable.assign(value)
+    return metadata
+
+
+def read_backup_metadata(backup_dir):
+    """The metadata of the backup `restore_latest` would load, or `None`.
+
+    Reads `metadata.json` and checks that `state.npz` opens; the arrays
+    themselves are only read (and checksummed) by `restore_latest`.
+    """
+    found = _load_latest(backup_dir, with_arrays=False)
+    return None if found is None else found[0]
+
+
+# === Reading ===
+
+
+def _entries(directory):
+    """`(number, name, complete)` of each backup entry, oldest first."""
+    matches = [_BACKUP_NAME.match(name) for name in os.listdir(directory)]
+    return sorted((int(m[2]), m[0], not m[1]) for m in matches if m)
+
+
+def _candidates(directory):
+    """Backup directories, best first: the pointer's, then newest first."""
+    if not os.path.isdir(directory):
+        return []
+    names = [name for _, name, complete in reversed(_entries(directory)) if complete]
+    pointer = os.path.join(directory, POINTER_FILE)
+    if os.path.exists(pointer):
+        with open(pointer, "rb") as file:
+            target = file.read().decode("ascii", "replace").strip()
+        if target in names:
+            names.remove(target)
+        names.insert(0, target)  # Loading it fails if it is not a backup.
+    return [os.path.join(directory, name) for name in names]
+
+
+def _load_latest(directory, with_arrays):
+    problems = []
+    for path in _candidates(os.fspath(directory)):
+        try:
+            return _load(path, with_arrays)
+        except _UNREADABLE as error:
+            problems.append(f"{path}: {type(error).__name__}: {error}")
+            warnings.warn(f"Skipping unreadable backup {problems[-1]}", stacklevel=3)
+    if problems:
+        raise RuntimeError(
+            f"No backup in {directory!r} can be read:\n  "
+            + "\n  ".join(problems)
+            + "\nDelete the directory to start the run from scratch."
+        )
+    return None
+
+
+def _load(path, with_arrays):
+    match = _BACKUP_NAME.match(os.path.basename(path))
+    if not match or match[1]:
+        raise ValueError(f"the pointer names {os.path.basename(path)!r}")
+    with open(os.path.join(path, METADATA_FILE)) as file:
+        metadata = json.load(file)
+    missing = [key for key in _REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise KeyError(f"{METADATA_FILE} lacks {missing}")
+    version = metadata["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"format version {version!r} is newer than this library's")
+    metadata["path"] = path
+    with np.load(os.path.join(path, STATE_FILE), allow_pickle=False) as state:
+        arrays = {key: state[key] for key in state.files} if with_arrays else None
+    return metadata, arrays
+
+
+def _keys(variables, prefix, strip=None):
+    """`prefix + path` per variable; `#n` marks the n-th repeat of a path."""
+    seen = collections.Counter()
+    keys = []
+    for variable in variables:
+        path = variable.path
+        if strip and path.startswith(strip):
+            path = path[len(strip) :]
+        key = prefix + path
+        keys.append(f"{key}#{seen[key]}" if seen[key] else key)
+        seen[key] += 1
+    return keys
+
+
+def _match(variables, arrays, prefix, source, strip=None):
+    """(variable, array) pairs; raises ValueError listing any mismatch."""
+    keys = _keys(variables, prefix, strip)
+    stored = [key for key in arrays if key.startswith(prefix)]
+    if set(keys) != set(stored):
+        # The same variables, in the same order, may differ only in Keras'
+        # numbering of generated names.
+        if [_unnumbered(key) for key in keys] != [_unnumbered(key) for key in stored]:
+            _mismatch(
+                source,
+                _listed("missing", [key for key in keys if key not in arrays])
+                + _listed("not in the model", sorted(set(stored) - set(keys))),
+            )
+        keys = stored
+    _mismatch(
+        source,
+        _listed(
+            "other shape",
+            [
+                f"{key} {arrays[key].shape} (model: {tuple(var.shape)})"
+                for var, key in zip(variables, keys, strict=True)
+                if arrays[key].shape != tuple(var.shape)
+            ],
+        ),
+    )
+    return [(var, arrays[key]) for var, key in zip(variables, keys, strict=True)]
+
+
+def _mismatch(source, problems):
+    if problems:
+        raise ValueError(
+            f"The backup in {source!r} does not match the model ("
+            + "; ".join(problems)
+            + "). Was it written for another architecture or optimizer?"
+        )
+
+
+def _unnumbered(key):
+    return _AUTO_NUMBER.sub("", key)
+
+
+def _listed(label, names):
+    if not names:
+        return []
+    return [f"{label}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"]
+
+
+# === Writing ===
+
+
+def _state_arrays(model):
+    variables = {"model/": (model.variables, None)}
+    if model.optimizer is not None and model.optimizer.built:
+        optimizer = model.optimizer
+        variables["optimizer/"] = (optimizer.variables, optimizer.name + "/")
+    arrays = {}
+    for prefix, (group, strip) in variables.items():
+        for key, variable in zip(_keys(group, prefix, strip), group, strict=True):
+            value = np.asarray(keras.ops.convert_to_numpy(variable))
+            if value.dtype.kind not in "biuf":  # bfloat16: no numpy dtype
+                value = value.astype("float32")
+            arrays[key] = value
+    return arrays
+
+
+def _write_backup(directory, arrays, metadata, keep):
+    """Writes one backup, commits it, then deletes the surplus ones."""
+    _make_directory(directory)
+    number = max((number for number, _, _ in _entries(directory)), default=0)
+    name = f"backup-{number + 1:08d}"
+    temporary = os.path.join(directory, ".tmp-" + name)
+    final = os.path.join(directory, name)
+    os.mkdir(temporary)
+    _write_file(
+        os.path.join(temporary, STATE_FILE), lambda file: np.savez(file, **arrays)
+    )
+    content = json.dumps(metadata, indent=2).encode()
+    _write_file(os.path.join(temporary, METADATA_FILE), lambda f: f.write(content))
+    _fsync_directory(temporary)
+    os.replace(temporary, final)  # A complete backup appears at once.
+    _fsync_directory(directory)
+    pointer = os.path.join(directory, POINTER_FILE)
+    _write_file(pointer + ".tmp", lambda file: file.write(name.encode()))
+    os.replace(pointer + ".tmp", pointer)  # The commit.
+    _fsync_directory(directory)
+    _prune(directory, keep)
+
+
+def _prune(directory, keep):
+    """Deletes all but the newest `keep` backups and any leftovers."""
+    complete = [name for _, name, complete in _entries(directory) if complete]
+    for name in complete[:-keep]:
+        # Renamed first, so a half-deleted backup is never a candidate.
+        trash = os.path.join(directory, ".trash-" + name)
+        os.replace(os.path.join(directory, name), trash)
+    for _, name, complete in _entries(directory):
+        if not complete:
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def _make_directory(directory):
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+        _fsync_directory(os.path.dirname(os.path.abspath(directory)))
+
+
+def _write_file(path, write):
+    with open(path, "wb") as file:
+        write(file)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync_directory(path):
+    """Makes renames and new entries in `path` durable (POSIX only)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# === Resuming mid-epoch ===
+
+
+def _skip_train_steps(model, count):
+    """Makes the next `count` train steps consume their batches untrained.
+
+    Keras 3.15 has no hook to start `fit` mid-epoch: its BackupAndRestore
+    restarts the interrupted epoch at its first batch, training on those
+    batches twice. The `fit` loop of every backend calls
+    `model.train_function` once per `steps_per_execution` batches: on JAX as
+    `(state, iterator) -> (logs, state)`, on TensorFlow as
+    `(iterator) -> logs`, both pulling the batches from the iterator, on
+    PyTorch as `(batches) -> logs`. This is the one place that knows that.
+    """
+    if count <= 0:
+        return
+    original = model.train_function
+    if original is None:
+        raise RuntimeError("Cannot resume mid-epoch: fit has no train_function.")
+    remaining = count
+
+    def skip_train_step(*args):
+        nonlocal remaining
+        remaining -= 1
+        if remaining == 0:
+            model.train_function = original
+        *state, batches = args  # JAX passes (state, batches).
+        if hasattr(batches, "__next__"):  # JAX, TensorFlow: the step pulls.
+            for _ in range(model.steps_per_execution):
+                next(batches)
+        # PyTorch: the loop has pulled the batch already.
+        return ({}, *state) if state else {}
+
+    skip_train_step.skipped_function = original
+    model.train_function = skip_train_step
+
+
+def _stop_skipping(model):
+    """Undoes `_skip_train_steps` left over from an interrupted `fit`."""
+    function = getattr(model, "train_function", None)
+    if hasattr(function, "skipped_function"):
+        model.train_function = function.skipped_function
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _restored_message(metadata, done):
+    epoch, step = metadata["epoch"], metadata["step"]
+    written = f"(written by {metadata['backend']})"
+    if done:
+        return f"Restored backup of epoch {epoch} {written}; training had finished."
+    if step:
+        return (
+            f"Restored backup of epoch {epoch + 1}, step {step} {written}; "
+            f"resuming at epoch {epoch + 1}, step {step + 1}."
+        )
+    return f"Restored backup of epoch {epoch} {written}; resuming at epoch {epoch + 1}."

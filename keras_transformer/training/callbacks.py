@@ -1,0 +1,178 @@
+"""Callbacks of a training run: translation quality, checkpoints, NaN guard,
+learning rate in the logs, and a step limit."""
+
+import json
+import math
+import os
+
+import keras
+
+from keras_transformer.evaluation import evaluate_translator
+
+
+def save_weights_atomically(model, path):
+    """`model.save_weights(path)` through a temporary file and `os.replace`."""
+    directory, name = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+    try:
+        model.save_weights(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+class TranslationQuality(keras.callbacks.Callback):
+    """Translates validation pairs every `every_epochs` epochs and logs
+    `val_bleu` and `val_chrf` (sacreBLEU on detokenized text) into the epoch
+    logs, so History, TensorBoard and checkpointing see them.
+
+    Args:
+        make_translator: a function of the model returning a `Translator`.
+        pairs: `(source, reference)` validation pairs.
+        every_epochs: how often; epochs in between log nothing.
+    """
+
+    def __init__(self, make_translator, pairs, every_epochs=1):
+        super().__init__()
+        self.make_translator = make_translator
+        self.pairs = list(pairs)
+        self.every_epochs = every_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not self.pairs or (epoch + 1) % self.every_epochs:
+            return
+        scores, _ = evaluate_translator(self.make_translator(self.model), self.pairs)
+        logs["val_bleu"] = scores.bleu
+        logs["val_chrf"] = scores.chrf
+        print(
+            f"Epoch {epoch + 1}: validation BLEU {scores.bleu:.2f}, "
+            f"chrF {scores.chrf:.2f} ({scores.sentences} sentences)"
+        )
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Puts the optimizer's current learning rate into the batch and epoch
+    logs, so the progress bar and History show it."""
+
+    def _add(self, logs):
+        if logs is not None:
+            logs["learning_rate"] = float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._add(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._add(logs)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training when the loss becomes NaN or infinite, and says what
+    to try. `stopped_at` is `(epoch, batch)` then."""
+
+    def __init__(self, backup_dir=None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        self.stopped_at = (self._epoch, batch)
+        self.model.stop_training = True
+        print(f"\n{self.message()}")
+
+    def message(self):
+        epoch, batch = self.stopped_at
+        backup = (
+            f" The last backup in {self.backup_dir} is intact: fix the setting "
+            "and run the same command again to resume from it."
+            if self.backup_dir
+            else ""
+        )
+        return (
+            f"Training stopped: the loss became NaN at epoch {epoch + 1}, batch "
+            f"{batch + 1}. Try a smaller train.learning_rate_scale, more "
+            "train.warmup_steps, train.clipnorm=1.0, or "
+            "train.mixed_precision=float32 (float16 overflows)." + backup
+        )
+
+
+class CheckpointKeeper(keras.callbacks.Callback):
+    """Keeps the weights of the last `keep` epochs (for checkpoint averaging,
+    §6.1) and of the best epoch by `monitor`, each written atomically.
+
+    Files: `epoch-0001.weights.h5`, ... and `best.weights.h5` with
+    `best.json` (the monitored value and epoch, so that a resumed run keeps
+    comparing against it) in `directory`.
+    """
+
+    def __init__(self, directory, keep=1, monitor="val_bleu", mode="max"):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min'; received {mode!r}.")
+        self.directory = directory
+        self.keep = keep
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        best_file = os.path.join(directory, "best.json")
+        if os.path.isfile(best_file):
+            with open(best_file) as file:
+                record = json.load(file)
+            if record.get("monitor") == monitor:
+                self.best = record["value"]
+
+    def epoch_paths(self):
+        """Saved epoch checkpoints, oldest first."""
+        if not os.path.isdir(self.directory):
+            return []
+        names = sorted(
+            n
+            for n in os.listdir(self.directory)
+            if n.startswith("epoch-") and n.endswith(".weights.h5")
+        )
+        return [os.path.join(self.directory, n) for n in names]
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.weights.h5")
+        save_weights_atomically(self.model, path)
+        for old in self.epoch_paths()[: -self.keep]:
+            os.unlink(old)
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        improved = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best
+        )
+        if improved:
+            self.best = float(value)
+            save_weights_atomically(
+                self.model, os.path.join(self.directory, "best.weights.h5")
+            )
+            record = {"monitor": self.monitor, "value": self.best, "epoch": epoch + 1}
+            temporary = os.path.join(self.directory, ".best.json.tmp")
+            with open(temporary, "w") as file:
+                json.dump(record, file)
+            os.replace(temporary, os.path.join(self.directory, "best.json"))
+
+
+class StepLimit(keras.callbacks.Callback):
+    """Stops training once the optimizer has made `max_steps` updates."""
+
+    def __init__(self, max_steps):
+        super().__init__()
+        self.max_steps = max_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if steps >= self.max_steps:
+            self.model.stop_training = True

@@ -1,0 +1,289 @@
+"""`train(config, workdir)`: a whole training run, from corpus to translator.
+
+The work directory holds everything a run writes, so the same command run
+again resumes it (from `backup/`):
+
+    config.json          the configuration of the run
+    tokenizer/           source.model (and target.model when separate)
+    backup/              resumable state (TrainingBackup)
+    checkpoints/         the last epochs' weights and the best one
+    logs/                TensorBoard
+    history.csv          one row per epoch: loss, accuracy, BLEU, rate...
+    translator/          the trained translator (Translator.load)
+    results.json         test scores (sacreBLEU signatures), time, steps
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+
+from keras_transformer.atomic import atomic_write_bytes
+from keras_transformer.config import save_config, validate
+from keras_transformer.data.builtin_corpus import generate_builtin_corpus
+from keras_transformer.data.pipeline import make_translation_dataset
+from keras_transformer.data.readers import ReadStats, find_splits
+from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.evaluation import evaluate_translator
+from keras_transformer.models.transformer import Transformer
+from keras_transformer.training.backup import TrainingBackup
+from keras_transformer.training.callbacks import (
+    CheckpointKeeper,
+    LearningRateLogger,
+    NaNGuard,
+    StepLimit,
+    TranslationQuality,
+)
+from keras_transformer.training.checkpoint_averaging import average_checkpoints
+from keras_transformer.training.losses import LabelSmoothedCrossEntropy
+from keras_transformer.training.metrics import MaskedAccuracy
+from keras_transformer.training.optimizer import make_optimizer
+from keras_transformer.training.schedule import TransformerSchedule
+from keras_transformer.translator import Translator
+
+
+def load_corpus(data):
+    """The splits of the configured corpus.
+
+    Returns `{"train": pairs, "valid": list, "test": list}`: train is a
+    list, or for a directory corpus a callable that streams it; valid and
+    test are lists (empty when the corpus has none).
+    """
+    if data.corpus == "builtin":
+        return generate_builtin_corpus(
+            seed=data.seed,
+            train_size=data.builtin_train_size,
+            valid_size=data.builtin_valid_size,
+            test_size=data.builtin_test_size,
+        )
+    splits = find_splits(data.corpus, data.source_language, data.target_language)
+    corpus = {"train": splits["train"].read}
+    for name in ("valid", "test"):
+        stats = ReadStats()
+        corpus[name] = list(splits[name].read(stats)) if name in splits else []
+        if name in splits:
+            print(f"{name}: {stats.describe()}")
+    return corpus
+
+
+def _pairs(pairs):
+    return pairs() if callable(pairs) else iter(pairs)
+
+
+def prepare_tokenizers(data, train_pairs, directory):
+    """Loads the run's tokenizers, or trains and saves them.
+
+    Returns `(source_tokenizer, target_tokenizer)`; the target one is `None`
+    with a joint vocabulary.
+    """
+    source_path = os.path.join(directory, "source.model")
+    target_path = os.path.join(directory, "target.model")
+    if os.path.isfile(source_path):
+        target = (
+            SubwordTokenizer.load(target_path) if not data.joint_vocabulary else None
+        )
+        return SubwordTokenizer.load(source_path), target
+
+    def train_on(sides):
+        texts = (pair[side] for pair in _pairs(train_pairs) for side in sides)
+        return SubwordTokenizer.train(
+            texts, data.vocabulary_size, data.tokenizer_type, data.lowercase
+        )
+
+    started = time.time()
+    if data.joint_vocabulary:
+        source, target = train_on((0, 1)), None
+    else:
+        source, target = train_on((0,)), train_on((1,))
+    print(
+        f"Trained {'a joint' if target is None else 'two'} "
+        f"{data.vocabulary_size}-piece {data.tokenizer_type} vocabulary in "
+        f"{time.time() - started:.1f} s."
+    )
+    if target is not None:
+        target.save(target_path)
+    source.save(source_path)  # written last: its presence means "done"
+    return source, target
+
+
+def build_model(config, source_tokenizer, target_tokenizer):
+    """The Transformer of the run, compiled with the paper's optimizer,
+    schedule and loss (§5.3, §5.4)."""
+    kwargs = config.model.model_kwargs(
+        vocabulary_size=source_tokenizer.vocabulary_size,
+        target_vocabulary_size=(
+            target_tokenizer.vocabulary_size if target_tokenizer else None
+        ),
+    )
+    model = Transformer(**kwargs)
+    train = config.train
+    # Keras evaluates the schedule once per batch; with k accumulated batches
+    # per update, stretch warmup by k and scale by sqrt(k) so the rate per
+    # update is the paper's.
+    accumulation = train.gradient_accumulation_steps or 1
+    schedule = TransformerSchedule(
+        model.hidden_dim,
+        warmup_steps=train.warmup_steps * accumulation,
+        scale=train.learning_rate_scale * math.sqrt(accumulation),
+    )
+    model.compile(
+        optimizer=make_optimizer(
+            schedule,
+            gradient_accumulation_steps=train.gradient_accumulation_steps,
+            clipnorm=train.clipnorm,
+        ),
+        loss=LabelSmoothedCrossEntropy(label_smoothing=train.label_smoothing),
+        metrics=[MaskedAccuracy()],
+        jit_compile=train.jit_compile,
+    )
+    return model
+
+
+def make_translator(model, source_tokenizer, target_tokenizer, decode):
+    return Translator(
+        model,
+        source_tokenizer,
+        target_tokenizer,
+        num_beams=decode.num_beams,
+        length_penalty=decode.length_penalty,
+        max_length_ratio=decode.max_length_ratio,
+        max_length_offset=decode.max_length_offset,
+        max_output_length=decode.max_output_length,
+        max_source_length=decode.max_source_length,
+        batch_size=decode.batch_size,
+    )
+
+
+def train(config, workdir, verbose="auto"):
+    """Trains a translator as `config` says, resuming a run in `workdir`.
+
+    Trains the tokenizer(s) (or reloads them), builds the tf.data pipeline,
+    fits the model with the paper's schedule and label smoothing, evaluates
+    BLEU/chrF on validation pairs during training, averages the last
+    checkpoints if asked, saves the translator, and scores the test split.
+
+    Args:
+        config: an `ExperimentConfig`.
+        workdir: the run's directory (see the module docstring). A run
+            killed at any moment resumes from its last backup when `train`
+            is called again with the same directory.
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        The results dict also written to `<workdir>/results.json`.
+    """
+    validate(config)
+    started = time.time()
+    os.makedirs(workdir, exist_ok=True)
+    save_config(config, os.path.join(workdir, "config.json"))
+    keras.utils.set_random_seed(config.train.seed)
+    keras.config.set_dtype_policy(config.train.mixed_precision)
+    data = config.data
+    corpus = load_corpus(data)
+    source_tokenizer, target_tokenizer = prepare_tokenizers(
+        data, corpus["train"], os.path.join(workdir, "tokenizer")
+    )
+    dataset, stats = make_translation_dataset(
+        corpus["train"],
+        source_tokenizer,
+        target_tokenizer,
+        max_length=data.max_length,
+        token_budget=data.token_budget,
+        long_pairs=data.long_pairs,
+        seed=data.seed,
+        shuffle_buffer=data.shuffle_buffer,
+    )
+    print(f"Training data: {stats.describe()}")
+    validation = None
+    if corpus["valid"]:
+        validation, _ = make_translation_dataset(
+            corpus["valid"],
+            source_tokenizer,
+            target_tokenizer,
+            max_length=data.max_length,
+            token_budget=data.token_budget,
+            long_pairs="truncate",
+            shuffle=False,
+        )
+    model = build_model(config, source_tokenizer, target_tokenizer)
+    print(
+        f"Model: {model.count_params():,} parameters, backend "
+        f"{keras.backend.backend()}."
+    )
+    callbacks, guard, keeper = _callbacks(
+        config, workdir, corpus, source_tokenizer, target_tokenizer
+    )
+    model.fit(
+        dataset,
+        validation_data=validation,
+        epochs=config.train.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=verbose,
+    )
+    if guard.stopped_at is not None:
+        raise FloatingPointError(guard.message())
+    average = config.train.average_last
+    if average > 1:
+        paths = keeper.epoch_paths()[-average:]
+        average_checkpoints(model, paths)
+        print(f"Averaged the weights of the last {len(paths)} epochs (§6.1).")
+    translator = make_translator(
+        model, source_tokenizer, target_tokenizer, config.decode
+    )
+    translator.save(os.path.join(workdir, "translator"))
+    results = {
+        "name": config.name,
+        "backend": keras.backend.backend(),
+        "steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        "train_pairs": stats.pairs,
+        "parameters": model.count_params(),
+    }
+    if corpus["test"]:
+        scores, _ = evaluate_translator(translator, corpus["test"], verbose=False)
+        print(f"Test: {scores.describe()}")
+        results["test"] = scores.__dict__
+    results["wall_seconds"] = round(time.time() - started, 1)
+    atomic_write_bytes(
+        os.path.join(workdir, "results.json"),
+        json.dumps(results, indent=2).encode(),
+    )
+    return results
+
+
+def _callbacks(config, workdir, corpus, source_tokenizer, target_tokenizer):
+    train = config.train
+    guard = NaNGuard(backup_dir=os.path.join(workdir, "backup"))
+    callbacks = [LearningRateLogger(), guard]
+    if train.max_steps:
+        callbacks.append(StepLimit(train.max_steps))
+    evaluating = train.eval_every_epochs > 0 and corpus["valid"]
+    if evaluating:
+        pairs = corpus["valid"][: train.eval_max_sentences]
+        callbacks.append(
+            TranslationQuality(
+                lambda model: make_translator(
+                    model, source_tokenizer, target_tokenizer, config.decode
+                ),
+                pairs,
+                train.eval_every_epochs,
+            )
+        )
+    monitor, mode = ("val_bleu", "max") if evaluating else ("val_loss", "min")
+    keeper = CheckpointKeeper(
+        os.path.join(workdir, "checkpoints"),
+        keep=max(train.keep_checkpoints, train.average_last),
+        monitor=monitor,
+        mode=mode,
+    )
+    callbacks += [
+        keeper,
+        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
+        TrainingBackup(
+            os.path.join(workdir, "backup"), save_freq=train.backup_every_steps
+        ),
+    ]
+    return callbacks, guard, keeper

@@ -1,0 +1,143 @@
+"""train(config, workdir) end to end: every recipe shrunk, resuming a run
+(also one written by another backend), and the CLI's errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from keras_transformer.cli import main as cli_main
+from keras_transformer.config import apply_overrides
+from keras_transformer.recipes import list_recipes, load_recipe
+from keras_transformer.training.trainer import train
+from keras_transformer.translator import Translator
+from tests.data_helpers import make_pairs
+
+TINY = [
+    "model.preset=none",
+    "model.num_layers=1",
+    "model.num_heads=2",
+    "model.hidden_dim=16",
+    "model.intermediate_dim=32",
+    "data.vocabulary_size=60",
+    "data.joint_vocabulary=true",
+    "data.builtin_train_size=200",
+    "data.builtin_valid_size=8",
+    "data.builtin_test_size=8",
+    "data.token_budget=512",
+    "data.max_length=48",
+    "train.epochs=1",
+    "train.max_steps=3",
+    "train.warmup_steps=10",
+    "train.mixed_precision=float32",
+    "train.gradient_accumulation_steps=none",
+    "train.average_last=0",
+    "train.eval_max_sentences=4",
+    "decode.num_beams=2",
+    "decode.max_length_offset=4",
+]
+
+
+def _write_corpus(directory):
+    """A small corpus directory with train/valid/test splits."""
+    os.makedirs(directory, exist_ok=True)
+    for split, count in (("train", 200), ("valid", 8), ("test2016", 8)):
+        pairs = make_pairs(count, seed=len(split))
+        for side, language in enumerate(("en", "de")):
+            path = os.path.join(directory, f"{split}.{language}")
+            with open(path, "w", encoding="utf-8") as file:
+                file.writelines(f"{pair[side]}\n" for pair in pairs)
+    return directory
+
+
+def _history(workdir):
+    with open(os.path.join(workdir, "history.csv")) as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize("recipe", list_recipes())
+def test_every_recipe_shrunk_trains_evaluates_and_saves(recipe, tmp_path):
+    config = load_recipe(recipe)
+    overrides = list(TINY)
+    if config.data.corpus != "builtin":
+        overrides.append(f"data.corpus={_write_corpus(tmp_path / 'corpus')}")
+    config = apply_overrides(config, overrides)
+    results = train(config, tmp_path / "run", verbose=0)
+    assert results["steps"] == 3
+    assert 0.0 <= results["test"]["bleu"] <= 100.0
+    assert results["test"]["bleu_signature"].startswith("nrefs:1|case:mixed")
+    with open(tmp_path / "run" / "results.json") as file:
+        assert json.load(file)["steps"] == 3
+    translator = Translator.load(tmp_path / "run" / "translator")
+    assert isinstance(translator.translate("A dog runs."), str)
+    history = _history(tmp_path / "run")
+    assert len(history) == 1
+    assert {"loss", "accuracy", "learning_rate", "val_loss"} <= set(history[0])
+
+
+def test_running_again_resumes_from_the_backup(tmp_path):
+    config = apply_overrides(
+        load_recipe("builtin"), TINY + ["train.max_steps=none", "train.epochs=1"]
+    )
+    first = train(config, tmp_path, verbose=0)
+    longer = apply_overrides(config, ["train.epochs=2"])
+    second = train(longer, tmp_path, verbose=0)
+    assert second["steps"] == 2 * first["steps"]
+    epochs = [row["epoch"] for row in _history(tmp_path)]
+    assert epochs == ["0", "1"]  # the second run did only the second epoch
+
+
+def test_a_run_started_on_another_backend_resumes_here(tmp_path):
+    other = "jax" if keras.backend.backend() == "torch" else "torch"
+    script = (
+        "import sys\n"
+        "from keras_transformer.config import apply_overrides\n"
+        "from keras_transformer.recipes import load_recipe\n"
+        "from keras_transformer.training.trainer import train\n"
+        f"config = apply_overrides(load_recipe('builtin'), {TINY!r} + "
+        "['train.max_steps=none'])\n"
+        "print(train(config, sys.argv[1], verbose=0)['steps'])\n"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env={**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert started.returncode == 0, started.stderr[-3000:]
+    steps_per_epoch = int(started.stdout.strip().splitlines()[-1])
+    config = apply_overrides(
+        load_recipe("builtin"), TINY + ["train.max_steps=none", "train.epochs=2"]
+    )
+    results = train(config, tmp_path, verbose=0)
+    assert results["steps"] == 2 * steps_per_epoch
+    assert results["backend"] == keras.backend.backend()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "builtin", "--set", "train.epoch=3"], "train.epochs"),
+        (["train", "builtin", "--set", "model.num_layers=2.5"], "model.num_layers"),
+        (["train", "no_such_recipe"], "builtin"),
+        (["translate", "no/such/translator", "hello"], "not a saved translator"),
+    ],
+)
+def test_cli_errors_name_the_problem(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_help_lists_every_configuration_key(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--help"])
+    shown = capsys.readouterr().out
+    for key in ("model.num_layers", "train.warmup_steps", "decode.num_beams"):
+        assert key in shown

@@ -107,6 +107,10 @@ def _translate(args):
         with open(args.input, encoding="utf-8") as file:
             texts = [line.rstrip("\n") for line in file]
     else:
+        if sys.stdin.isatty():
+            print(
+                "Reading sentences from standard input (Ctrl-D ends).", file=sys.stderr
+            )
         texts = [line.rstrip("\n") for line in sys.stdin]
     translator = _load_translator(args)
     for translation in translator.translate(texts):

@@ -2,22 +2,19 @@
 
 Vaswani et al. 2017 report 28.4 BLEU on newstest2014 for this model (Table
 2), after 300,000 steps, 3.5 days on 8 P100 GPUs. Run it on GPUs, with the
-same data directory as wmt14_base:
+same data directory as wmt14_base, whose data and decoding settings it
+shares:
 
     keras-transformer train wmt14_big --data-dir DIR
-
-Everything not set here keeps the defaults, which are the paper's: Adam
-(β1 0.9, β2 0.98, ε 1e-9) with 4000 warmup steps, label smoothing 0.1, beam
-4, length penalty 0.6, outputs up to input length + 50 (§5.3, §5.4, §6.1).
 """
 
 import dataclasses
 
-from keras_transformer.config import ExperimentConfig
+from keras_transformer.recipes import load_recipe
 
 
 def get_config():
-    base = ExperimentConfig()
+    base = load_recipe("wmt14_base")
     return dataclasses.replace(
         base,
         name="wmt14_big",
@@ -27,32 +24,10 @@ def get_config():
             # 0.3 for English→German (§6.1; English→French used 0.1).
             preset="transformer_big",
         ),
-        data=dataclasses.replace(
-            base.data,
-            # A placeholder: the CLI's --data-dir replaces it.
-            corpus="data/wmt14_en_de",
-            # §5.1: byte-pair encoding, a shared source-target vocabulary of
-            # about 37000 tokens (joint_vocabulary is already the default).
-            vocabulary_size=37000,
-            tokenizer_type="bpe",
-            # WMT has a few very long, mostly misaligned pairs; fairseq's
-            # prepare-wmt14en2de.sh drops pairs over 250 tokens. 256 also
-            # matches decode.max_source_length.
-            max_length=256,
-            # §5.1: each batch held about 25000 source and 25000 target
-            # tokens. On a GPU with less memory halve it and set
-            # train.gradient_accumulation_steps=2.
-            token_budget=25000,
-        ),
         train=dataclasses.replace(
             base.train,
-            # An upper bound only: max_steps ends training.
-            epochs=1000,
             # §5.2: the big models trained for 300,000 steps.
             max_steps=300_000,
-            # Not the paper (float32 on P100s): bfloat16 compute roughly
-            # doubles throughput on A100/H100 and needs no loss scaling.
-            mixed_precision="mixed_bfloat16",
             # §6.1 averages checkpoints "written at 10-minute intervals": at
             # the paper's pace (300k steps in 3.5 days) that is about 600.
             backup_every_steps=600,

@@ -1,0 +1,277 @@
+"""Decoding throughput: cached vs uncached beam search, against Marian.
+
+Run once per backend (each in its own process):
+
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/decoding_throughput.py \
+        --data-dir ../shared/data/multi30k
+
+It translates Multi30k test2016 sources (tokenized with a SentencePiece
+model trained on the training split) with beam 4 and a forced output length
+(a randomly initialized model; every hypothesis runs to the length, so all
+systems do the same work), and prints sentences/s and output tokens/s of:
+
+- ours, cached: `Generator` (the key/value cache, compiled by Keras:
+  jax.jit, tf.function; on torch eager and, with --torch-compile, compiled);
+- ours, uncached: the same beam search whose step reruns the whole decoder
+  over the static-length prefix buffer (what a compiled loop without a cache
+  must do), at output lengths 16, 32 and 64, to show how cost grows;
+- Hugging Face MarianMTModel.generate (torch, eager, its own KV cache) with
+  the same dimensions, beam 4, length penalty 0.6 and the same forced
+  length (`pip install transformers==4.57.6`; benchmark-only);
+- on TensorFlow, the exported SavedModel's `serving_default` (strings in,
+  strings out: tokenization and detokenization included).
+
+Ratios are computed within one run. Times are medians of `--repeats` runs
+after one warm-up (which compiles).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from keras_transformer import Transformer  # noqa: E402
+from keras_transformer.data.readers import find_splits  # noqa: E402
+from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID  # noqa: E402
+from keras_transformer.data.tokenizer import SubwordTokenizer  # noqa: E402
+from keras_transformer.decoding import (  # noqa: E402
+    Generator,
+    _write_column,
+    beam_search,
+)
+
+DIMENSIONS = {
+    "num_layers": 3,
+    "num_heads": 4,
+    "hidden_dim": 256,
+    "intermediate_dim": 1024,
+    "dropout": 0.0,
+}
+
+
+def _median_time(function, repeats):
+    function()  # warm-up: compiles
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _batches(source_ids, batch_size):
+    for start in range(0, len(source_ids), batch_size):
+        rows = source_ids[start : start + batch_size]
+        width = -(-max(len(r) for r in rows) // 8) * 8
+        batch = np.zeros((batch_size, width), "int32")
+        for i, row in enumerate(rows):
+            batch[i, : len(row)] = row
+        yield batch
+
+
+class UncachedBeamModel(keras.Model):
+    """Beam search whose step reruns the decoder over the whole prefix."""
+
+    def __init__(self, model, num_beams, length, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.num_beams = num_beams
+        self.length = length
+        self.built = True
+
+    def call(self, encoder_token_ids):
+        model, beams = self.model, self.num_beams
+        mask = encoder_token_ids != PAD_ID
+        encoded = ops.repeat(model.encode(encoder_token_ids, mask), beams, axis=0)
+        mask = ops.repeat(mask, beams, axis=0)
+        rows = ops.shape(encoded)[0]
+        prefix = ops.zeros((rows, self.length), "int32")
+        prefix = _write_column(prefix, 0, ops.full((rows,), START_ID, "int32"))
+
+        def step(token_ids, prefix, index):
+            prefix = _write_column(prefix, index, token_ids)
+            x = model.decoder_token_embedding(prefix)
+            x = model.decoder_position_encoding(x)
+            x = model.decoder(x, encoded, encoder_padding_mask=mask)
+            logits = model.decoder_token_embedding(x, reverse=True)
+            return ops.take(logits, index, axis=1), prefix
+
+        batch = ops.shape(encoder_token_ids)[0]
+        token_ids, _ = beam_search(step, prefix, batch, beams, self.length, 0.6)
+        return token_ids
+
+
+def _forced_length_generator(model, length, jit_compile):
+    # Outputs end at `length`: the limit is offset + ratio * source = length.
+    return Generator(
+        model,
+        num_beams=4,
+        max_length_ratio=0.0,
+        max_length_offset=length,
+        max_output_length=length,
+        jit_compile=jit_compile,
+    )
+
+
+def _suppress_end(model):
+    """Makes the end token (almost) never chosen, so every hypothesis runs
+    to the forced length, as Marian's min_new_tokens does."""
+    embeddings = model.decoder_token_embedding.embeddings
+    values = ops.convert_to_numpy(embeddings).copy()
+    values[END_ID] = 0.0
+    embeddings.assign(values)
+
+
+def _marian(vocabulary_size, batches, length, repeats):
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    config = MarianConfig(
+        vocab_size=vocabulary_size,
+        d_model=DIMENSIONS["hidden_dim"],
+        encoder_layers=DIMENSIONS["num_layers"],
+        decoder_layers=DIMENSIONS["num_layers"],
+        encoder_attention_heads=DIMENSIONS["num_heads"],
+        decoder_attention_heads=DIMENSIONS["num_heads"],
+        encoder_ffn_dim=DIMENSIONS["intermediate_dim"],
+        decoder_ffn_dim=DIMENSIONS["intermediate_dim"],
+        max_position_embeddings=512,
+        pad_token_id=PAD_ID,
+        eos_token_id=END_ID,
+        decoder_start_token_id=START_ID,
+        dropout=0.0,
+    )
+    torch.manual_seed(0)
+    marian = MarianMTModel(config).eval()
+    tensors = [torch.from_numpy(b).long() for b in batches]
+
+    def run():
+        with torch.no_grad():
+            for ids in tensors:
+                marian.generate(
+                    input_ids=ids,
+                    attention_mask=(ids != PAD_ID).long(),
+                    num_beams=4,
+                    length_penalty=0.6,
+                    min_new_tokens=length,
+                    max_new_tokens=length,
+                )
+
+    return _median_time(run, repeats)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="../shared/data/multi30k")
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--vocabulary-size", type=int, default=8000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lengths", default="16,32,64")
+    parser.add_argument("--torch-compile", action="store_true")
+    parser.add_argument("--skip-marian", action="store_true")
+    args = parser.parse_args()
+    backend = keras.backend.backend()
+    lengths = [int(x) for x in args.lengths.split(",")]
+
+    splits = find_splits(args.data_dir, "en", "de")
+    train = list(splits["train"].read())
+    test = list(splits["test"].read())[: args.sentences]
+    tokenizer = SubwordTokenizer.train(
+        (s for pair in train for s in pair), args.vocabulary_size
+    )
+    sources = [pair[0] for pair in test]
+    source_ids = tokenizer.tokenize(sources)
+    batches = list(_batches(source_ids, args.batch_size))
+    keras.utils.set_random_seed(0)
+    model = Transformer(vocabulary_size=tokenizer.vocabulary_size, **DIMENSIONS)
+    _suppress_end(model)
+    count = len(sources)
+    print(
+        f"backend {backend}; {count} Multi30k test2016 sentences, batch "
+        f"{args.batch_size}, beam 4, {model.count_params():,} parameters"
+    )
+    rows = []
+    jit = True if (backend == "torch" and args.torch_compile) else "auto"
+    for length in lengths:
+        cached = _forced_length_generator(model, length, jit)
+        uncached = UncachedBeamModel(model, 4, length)
+        t_cached = _median_time(
+            lambda g=cached: [g.predict_on_batch(b) for b in batches], args.repeats
+        )
+        t_uncached = _median_time(
+            lambda u=uncached: [u.predict_on_batch(b) for b in batches], args.repeats
+        )
+        row = {"length": length, "cached": t_cached, "uncached": t_uncached}
+        if not args.skip_marian:
+            row["marian"] = _marian(
+                tokenizer.vocabulary_size, batches, length, args.repeats
+            )
+        rows.append(row)
+    print()
+    print(
+        "| output tokens | ours cached sent/s | tok/s | uncached sent/s "
+        "| cached / uncached | Marian sent/s | ours / Marian |"
+    )
+    print("|--:|--:|--:|--:|--:|--:|--:|")
+    for row in rows:
+        cached_rate = count / row["cached"]
+        marian = row.get("marian")
+        print(
+            f"| {row['length']} | {cached_rate:.1f} | "
+            f"{cached_rate * row['length']:.0f} | {count / row['uncached']:.1f} | "
+            f"{row['uncached'] / row['cached']:.2f}x | "
+            + (
+                f"{count / marian:.1f} | {marian / row['cached']:.2f}x |"
+                if marian
+                else "- | - |"
+            )
+        )
+    first, last = rows[0], rows[-1]
+    growth = last["length"] / first["length"]
+    print(
+        f"\ncost growth from {first['length']} to {last['length']} tokens "
+        f"(x{growth:.0f} longer): cached x{last['cached'] / first['cached']:.2f}, "
+        f"uncached x{last['uncached'] / first['uncached']:.2f}"
+    )
+    if backend == "tensorflow":
+        _saved_model_rate(model, tokenizer, sources, args)
+
+
+def _saved_model_rate(model, tokenizer, sources, args):
+    import tensorflow as tf
+
+    from keras_transformer.export import export_saved_model
+    from keras_transformer.translator import Translator
+
+    with tempfile.TemporaryDirectory() as directory:
+        translator = Translator(model, tokenizer, num_beams=4, max_length_offset=50)
+        translator.save(os.path.join(directory, "translator"))
+        path = export_saved_model(
+            os.path.join(directory, "translator"), os.path.join(directory, "sm")
+        )
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        batches = [
+            tf.constant(sources[i : i + args.batch_size])
+            for i in range(0, len(sources), args.batch_size)
+        ]
+        seconds = _median_time(lambda: [serve(inputs=b) for b in batches], 1)
+        python = _median_time(lambda: translator.translate(sources), 1)
+    print(
+        f"SavedModel serving_default (strings in and out, outputs up to input "
+        f"+ 50 tokens): {len(sources) / seconds:.1f} sentences/s; the Python "
+        f"Translator: {len(sources) / python:.1f} sentences/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -110,6 +110,22 @@ class UncachedBeamModel(keras.Model):
         return token_ids
 
 
+def _print_row(row, count):
+    cached_rate = count / row["cached"]
+    marian = row.get("marian")
+    print(
+        f"| {row['length']} | {cached_rate:.1f} | "
+        f"{cached_rate * row['length']:.0f} | {count / row['uncached']:.1f} | "
+        f"{row['uncached'] / row['cached']:.2f}x | "
+        + (
+            f"{count / marian:.1f} | {marian / row['cached']:.2f}x |"
+            if marian
+            else "- | - |"
+        ),
+        flush=True,
+    )
+
+
 def _forced_length_generator(model, length, jit_compile):
     # Outputs end at `length`: the limit is offset + ratio * source = length.
     return Generator(
@@ -202,40 +218,27 @@ def main():
     )
     rows = []
     jit = True if (backend == "torch" and args.torch_compile) else "auto"
+    print(
+        "\n| output tokens | ours cached sent/s | tok/s | uncached sent/s "
+        "| cached / uncached | Marian sent/s | ours / Marian |"
+    )
+    print("|--:|--:|--:|--:|--:|--:|--:|", flush=True)
     for length in lengths:
         cached = _forced_length_generator(model, length, jit)
         uncached = UncachedBeamModel(model, 4, length)
-        t_cached = _median_time(
+        row = {"length": length}
+        row["cached"] = _median_time(
             lambda g=cached: [g.predict_on_batch(b) for b in batches], args.repeats
         )
-        t_uncached = _median_time(
+        row["uncached"] = _median_time(
             lambda u=uncached: [u.predict_on_batch(b) for b in batches], args.repeats
         )
-        row = {"length": length, "cached": t_cached, "uncached": t_uncached}
         if not args.skip_marian:
             row["marian"] = _marian(
                 tokenizer.vocabulary_size, batches, length, args.repeats
             )
         rows.append(row)
-    print()
-    print(
-        "| output tokens | ours cached sent/s | tok/s | uncached sent/s "
-        "| cached / uncached | Marian sent/s | ours / Marian |"
-    )
-    print("|--:|--:|--:|--:|--:|--:|--:|")
-    for row in rows:
-        cached_rate = count / row["cached"]
-        marian = row.get("marian")
-        print(
-            f"| {row['length']} | {cached_rate:.1f} | "
-            f"{cached_rate * row['length']:.0f} | {count / row['uncached']:.1f} | "
-            f"{row['uncached'] / row['cached']:.2f}x | "
-            + (
-                f"{count / marian:.1f} | {marian / row['cached']:.2f}x |"
-                if marian
-                else "- | - |"
-            )
-        )
+        _print_row(row, count)
     first, last = rows[0], rows[-1]
     growth = last["length"] / first["length"]
     print(

@@ -406,13 +406,11 @@ class Generator(keras.Model):
         # exported signature, or shapes relaxed on retracing): the length of
         # the search is then a tensor, which TensorFlow's graphs allow.
         if source_length is None:
-            source_length = ops.shape(encoder_token_ids)[1]
-            needed = ops.cast(
-                ops.ceil(ops.cast(source_length, "float32") * self.max_length_ratio),
-                "int32",
-            )
-            max_length = ops.clip(
-                needed + self.max_length_offset, 1, self.max_output_length
+            max_length = output_length_limits(
+                ops.shape(encoder_token_ids)[1],
+                self.max_output_length,
+                self.max_length_ratio,
+                self.max_length_offset,
             )
         else:
             max_length = self.search_length(source_length)

@@ -29,17 +29,12 @@ import sys
 
 import keras
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from keras_transformer.atomic import atomic_directory
 from keras_transformer.data.special_tokens import END_ID
 from keras_transformer.translator import Translator, read_translator_config
 
 EXPORT_INFO_FILE = "assets.extra/export_info.json"
-
-
-def _sentencepiece(tokenizer):
-    return tf_text.SentencepieceTokenizer(model=tokenizer.proto, out_type=tf.int32)
 
 
 class TranslationModule(tf.Module):
@@ -63,7 +58,7 @@ class TranslationModule(tf.Module):
         translator = self._translator
         # The SentencePiece ops are built in the traced graph (see
         # SubwordTokenizer.tf_tokenize); the model proto is a graph constant.
-        source = _sentencepiece(translator.source_tokenizer).tokenize(inputs)
+        source = translator.source_tokenizer.tf_tokenize(inputs)
         source = source[:, : translator.max_source_length]
         source = source.to_tensor()
         # A batch of empty strings still needs one (padding) column.
@@ -83,8 +78,7 @@ class TranslationModule(tf.Module):
         before_end = tf.cumsum(tf.cast(best == END_ID, tf.int32), axis=1) == 0
         lengths = tf.reduce_sum(tf.cast(before_end, tf.int32), axis=1)
         ragged = tf.RaggedTensor.from_tensor(best, lengths=lengths)
-        tokenizer = self._translator.output_tokenizer
-        translations = _sentencepiece(tokenizer).detokenize(ragged)
+        translations = self._translator.output_tokenizer.tf_detokenize(ragged)
         return {"translations": translations, "scores": scores[:, 0]}
 
 
@@ -117,7 +111,7 @@ def export_saved_model(
     Returns:
         The path of the written version directory.
     """
-    read_translator_config(translator_dir)  # fails early on a wrong path
+    saved_config = read_translator_config(translator_dir)  # fails early
     if name is None:
         name = _default_name(translator_dir)
     if version is None:
@@ -142,9 +136,7 @@ def export_saved_model(
     info = {
         "translator": os.path.abspath(translator_dir),
         "decoding": translator.decoding_settings(),
-        "trained_on_backend": read_translator_config(translator_dir).get(
-            "saved_by_backend"
-        ),
+        "trained_on_backend": saved_config.get("saved_by_backend"),
         "signatures": sorted(signatures),
     }
     with atomic_directory(path) as temporary:

@@ -214,10 +214,10 @@ def test_empty_source_translates_to_the_end_token_alone():
 def test_padding_and_start_are_never_generated():
     model, sources = _random_model(), _sources()
     # Make padding and start the most likely tokens everywhere.
-    bias = model.decoder_token_embedding.embeddings
-    embeddings = to_numpy(bias).copy()
-    embeddings[[PAD_ID, START_ID]] *= 50.0
-    bias.assign(embeddings)
+    embedding = model.decoder_token_embedding.embeddings
+    values = to_numpy(embedding).copy()
+    values[[PAD_ID, START_ID]] *= 50.0
+    embedding.assign(values)
     for num_beams in (1, 3):
         generator = Generator(model, num_beams=num_beams, max_length_offset=4)
         ids = generator.generate(sources)["token_ids"]

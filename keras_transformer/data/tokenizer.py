@@ -126,14 +126,20 @@ class SubwordTokenizer:
     def vocabulary_size(self):
         return self._processor.get_piece_size()
 
+    def _tf_sentencepiece(self):
+        return tf_text.SentencepieceTokenizer(model=self.proto, out_type=tf.int32)
+
     def tf_tokenize(self, texts):
         """Tokenizes inside a traced TF function (`tf.data` map, `tf.function`).
 
         Returns int32 ids without start/end tokens; ragged for a batch.
         """
-        return tf_text.SentencepieceTokenizer(
-            model=self.proto, out_type=tf.int32
-        ).tokenize(texts)
+        return self._tf_sentencepiece().tokenize(texts)
+
+    def tf_detokenize(self, ids):
+        """Ragged int ids (no special tokens) to strings, inside a traced TF
+        function (an exported graph)."""
+        return self._tf_sentencepiece().detokenize(ids)
 
     def tokenize(self, texts):
         """Eagerly: a string to an int32 array, a list of strings to a list."""

@@ -7,6 +7,7 @@ import os
 
 import keras
 
+from keras_transformer.atomic import atomic_write_bytes
 from keras_transformer.evaluation import evaluate_translator
 
 
@@ -39,11 +40,14 @@ class TranslationQuality(keras.callbacks.Callback):
         self.make_translator = make_translator
         self.pairs = list(pairs)
         self.every_epochs = every_epochs
+        self._translator = None  # built once: its compiled search is reused
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or not self.pairs or (epoch + 1) % self.every_epochs:
             return
-        scores, _ = evaluate_translator(self.make_translator(self.model), self.pairs)
+        if self._translator is None or self._translator.model is not self.model:
+            self._translator = self.make_translator(self.model)
+        scores, _ = evaluate_translator(self._translator, self.pairs)
         logs["val_bleu"] = scores.bleu
         logs["val_chrf"] = scores.chrf
         print(
@@ -159,10 +163,9 @@ class CheckpointKeeper(keras.callbacks.Callback):
                 self.model, os.path.join(self.directory, "best.weights.h5")
             )
             record = {"monitor": self.monitor, "value": self.best, "epoch": epoch + 1}
-            temporary = os.path.join(self.directory, ".best.json.tmp")
-            with open(temporary, "w") as file:
-                json.dump(record, file)
-            os.replace(temporary, os.path.join(self.directory, "best.json"))
+            atomic_write_bytes(
+                os.path.join(self.directory, "best.json"), json.dumps(record).encode()
+            )
 
 
 class StepLimit(keras.callbacks.Callback):

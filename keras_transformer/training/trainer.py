@@ -13,6 +13,7 @@ again resumes it (from `backup/`):
     results.json         test scores (sacreBLEU signatures), time, steps
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -142,17 +143,9 @@ def build_model(config, source_tokenizer, target_tokenizer):
 
 
 def make_translator(model, source_tokenizer, target_tokenizer, decode):
+    """A `Translator`; `DecodeConfig`'s fields are its keyword arguments."""
     return Translator(
-        model,
-        source_tokenizer,
-        target_tokenizer,
-        num_beams=decode.num_beams,
-        length_penalty=decode.length_penalty,
-        max_length_ratio=decode.max_length_ratio,
-        max_length_offset=decode.max_length_offset,
-        max_output_length=decode.max_output_length,
-        max_source_length=decode.max_source_length,
-        batch_size=decode.batch_size,
+        model, source_tokenizer, target_tokenizer, **dataclasses.asdict(decode)
     )
 
 

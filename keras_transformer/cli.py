@@ -33,11 +33,14 @@ def _train(args):
     overrides = list(args.set)
     if args.data_dir:
         overrides.append(f"data.corpus={args.data_dir}")
+    if args.devices:
+        overrides.append(f"train.devices={args.devices}")
     config = apply_overrides(config, overrides)
     workdir = args.workdir or os.path.join("runs", config.name)
     print(f"Run {config.name!r} in {workdir} (the same command resumes it).")
-    train(config, workdir)
-    print(f"Translator saved to {os.path.join(workdir, 'translator')}.")
+    results = train(config, workdir)
+    if "process_index" not in results:  # the chief saved it
+        print(f"Translator saved to {os.path.join(workdir, 'translator')}.")
     return 0
 
 
@@ -143,6 +146,38 @@ def _demo(args):
     return 0
 
 
+def _attention(args):
+    from keras_transformer.diagnostics import (
+        plot_alignment,
+        plot_head_grid,
+        translation_attention,
+    )
+
+    translator = _load_translator(args)
+    attention = translation_attention(translator, args.sentence, args.reference)
+    print(f"{attention.source}\n→ {attention.translation}")
+    if args.grid:
+        labels = {
+            "encoder_self": (attention.source_pieces, attention.source_pieces),
+            "decoder_self": (attention.target_pieces, attention.target_pieces),
+            "decoder_cross": (attention.target_pieces, attention.source_pieces),
+        }[args.grid]
+        path = plot_head_grid(attention.maps, args.output, args.grid, 0, *labels)
+    else:
+        path = plot_alignment(
+            attention, args.output, layer=args.layer, average_layers=args.average
+        )
+    print(f"Wrote {path}.")
+    return 0
+
+
+def _plot_history(args):
+    from keras_transformer.diagnostics import plot_history
+
+    print(f"Wrote {plot_history(args.workdir, args.output)}.")
+    return 0
+
+
 def _add_decoding_arguments(parser):
     parser.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
     parser.add_argument("--batch-size", type=int, help="sentences per search")
@@ -171,6 +206,12 @@ def build_parser():
         help="override a configuration value (repeatable); keys below",
     )
     train.add_argument("--data-dir", help="corpus directory (sets data.corpus)")
+    train.add_argument(
+        "--devices",
+        metavar="N",
+        help="devices to train on, or 'auto' (sets train.devices); with "
+        "PyTorch, launch under torchrun --nproc_per_node N",
+    )
     train.add_argument("--workdir", help="run directory (default: runs/<name>)")
     train.set_defaults(handler=_train)
 
@@ -205,6 +246,47 @@ def build_parser():
     export.add_argument("--version", type=int, help="version (default: next)")
     export.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
     export.set_defaults(handler=_export)
+
+    attention = commands.add_parser(
+        "attention",
+        help="translate a sentence and plot its cross-attention (alignment)",
+    )
+    attention.add_argument("sentence", help="the source sentence")
+    attention.add_argument(
+        "--model",
+        dest="translator",
+        required=True,
+        metavar="TRANSLATOR",
+        help="a translator directory (a run's <workdir>/translator)",
+    )
+    attention.add_argument(
+        "-o", "--output", default="alignment.png", help="image file (.png/.pdf/.svg)"
+    )
+    attention.add_argument(
+        "--reference", help="align this translation instead of the model's own"
+    )
+    attention.add_argument(
+        "--layer", type=int, default=-1, help="decoder layer to plot (default: last)"
+    )
+    attention.add_argument(
+        "--average", action="store_true", help="one panel per layer, heads averaged"
+    )
+    attention.add_argument(
+        "--grid",
+        choices=("encoder_self", "decoder_self", "decoder_cross"),
+        help="instead: every layer and head of this attention kind",
+    )
+    attention.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
+    attention.set_defaults(handler=_attention)
+
+    plot_history = commands.add_parser(
+        "plot-history", help="plot a run's training curves (loss, BLEU, rate...)"
+    )
+    plot_history.add_argument("workdir", help="a run directory (or its history.csv)")
+    plot_history.add_argument(
+        "-o", "--output", default="curves.png", help="image file (.png/.pdf/.svg)"
+    )
+    plot_history.set_defaults(handler=_plot_history)
 
     demo = commands.add_parser(
         "demo", help="train a small model to reverse digit strings (about a minute)"

@@ -243,6 +243,12 @@ class TrainConfig:
     eval_max_sentences: int | None = _field(
         500, "validation sentences translated for BLEU/chrF; none: all", minimum=1
     )
+    attention_monitor_every_epochs: int = _field(
+        0,
+        "per-head attention entropy/share on 32 validation pairs, logged, with a "
+        "warning when heads collapse, every N epochs; 0: off",
+        minimum=0,
+    )
     backup_every_steps: int | Literal["epoch"] = _field(
         "epoch",
         "back up (to resume, and for averaging) every N batches, or 'epoch'",
@@ -258,7 +264,16 @@ class TrainConfig:
     )
     seed: int = _field(0, "seed of the weight initialization and dropout", minimum=0)
     devices: int | Literal["auto"] = _field(
-        "auto", "accelerators to train on: 'auto' (all visible) or a count", minimum=1
+        "auto",
+        "accelerators to train on: 'auto' (all visible; under torchrun, its "
+        "processes) or a count; the global batch stays data.token_budget",
+        minimum=1,
+    )
+    model_parallel: int = _field(
+        1,
+        "devices each large weight is sharded over (JAX ModelParallel); the "
+        "rest of train.devices split the batch; 1: data parallel only",
+        minimum=1,
     )
 
 
@@ -673,6 +688,20 @@ def _run_combination_problems(config):
             f"train.keep_checkpoints ({train.keep_checkpoints}): keep at least as "
             "many checkpoints as are averaged"
         )
+    if train.model_parallel > 1:
+        model = config.model.model_kwargs()
+        for key in ("hidden_dim", "intermediate_dim"):
+            if model[key] % train.model_parallel:
+                problems.append(
+                    f"model.{key} ({model[key]}) must be divisible by "
+                    f"train.model_parallel ({train.model_parallel}), the devices "
+                    "it is sharded over"
+                )
+        if train.devices != "auto" and train.devices % train.model_parallel:
+            problems.append(
+                f"train.devices ({train.devices}) must be a multiple of "
+                f"train.model_parallel ({train.model_parallel})"
+            )
     if decode.max_length_ratio == 0 and decode.max_length_offset == 0:
         problems.append(
             "decode.max_length_ratio and decode.max_length_offset are both 0: "

@@ -12,8 +12,10 @@ with the `(batch,)` token ids at position `index`, and gets back the
 cache (any nest of tensors whose first axis is the batch).
 `transformer_next_token_logits` builds that callback for a `Transformer`: the
 encoder runs once, the cross-attention keys/values are computed once, and the
-self-attention cache has a static shape and is written at the step index, so
-a step costs the same whatever the length generated so far.
+self-attention cache is written at the step index. The cache has a static
+shape (compilers need one) that grows in doubling stages (`cache_stages`):
+a step reads and reorders a cache at most twice the length generated so far,
+not one sized for the longest output allowed.
 
 Lengths follow Vaswani et al. 2017, §6.1: the output of a sentence may be at
 most `max_length_ratio * source_length + max_length_offset` tokens (input
@@ -83,12 +85,59 @@ def _write_column(sequences, index, tokens):
     return ops.where(positions == index, ops.expand_dims(tokens, -1), sequences)
 
 
+def cache_stages(max_length, first_stage):
+    """Cache lengths of a search: `first_stage`, doubling, up to `max_length`.
+
+    A self-attention cache of static shape costs every step in proportion to
+    its length (each step reads it, and beam search reorders it), so the
+    searches start with a short cache and grow it when the output reaches
+    its end: a step then costs in proportion to the length generated so far,
+    within a factor of 2, instead of to the longest output allowed.
+    """
+    if first_stage is None or not isinstance(max_length, int):
+        return [max_length]
+    stages = [min(first_stage, max_length)]
+    while stages[-1] < max_length:
+        stages.append(min(2 * stages[-1], max_length))
+    return stages
+
+
+def _staged_while_loop(
+    keep_going, step, state, max_length, cache_position, resize_cache, first_stage
+):
+    """`ops.while_loop` over output positions; with `resize_cache`, the cache
+    (`state[cache_position]`) is resized by `resize_cache(cache, length)` to
+    each of `cache_stages(max_length, first_stage)` before its positions."""
+    stages = [max_length]
+    if resize_cache is not None:
+        stages = cache_stages(max_length, first_stage)
+    start = 0
+    for stage in stages:
+        if resize_cache is not None:
+            cache = resize_cache(state[cache_position], stage)
+            state = (*state[:cache_position], cache, *state[cache_position + 1 :])
+
+        def within_stage(index, *rest, stage=stage):
+            return ops.logical_and(index < stage, keep_going(index, *rest))
+
+        state = ops.while_loop(
+            within_stage,
+            step,
+            state,
+            maximum_iterations=stage - start if isinstance(stage, int) else stage,
+        )
+        start = stage
+    return state
+
+
 def greedy_search(
     next_token_logits,
     cache,
     batch_size,
     max_length,
     output_limits=None,
+    resize_cache=None,
+    first_cache_length=16,
 ):
     """Picks the most probable token at every step.
 
@@ -99,6 +148,10 @@ def greedy_search(
         max_length: static number of output positions (end token included).
         output_limits: optional `(batch,)` per-sentence limits
             (`output_length_limits`); defaults to `max_length`.
+        resize_cache: optional `resize_cache(cache, length)` that pads (or
+            cuts) the cache to `length` positions; the cache then grows in
+            stages from `first_cache_length` (`cache_stages`).
+        first_cache_length: the first stage's length.
 
     Returns:
         `(token_ids, scores)`: `(batch, max_length)` int32 output tokens (the
@@ -128,11 +181,14 @@ def greedy_search(
         finished = ops.logical_or(finished, next_tokens == END_ID)
         return index + 1, tokens, cache, scores, finished
 
-    _, tokens, _, scores, _ = ops.while_loop(
+    _, tokens, _, scores, _ = _staged_while_loop(
         keep_going,
         step,
         (ops.convert_to_tensor(0, "int32"), tokens, cache, scores, finished),
-        maximum_iterations=max_length,
+        max_length,
+        2,
+        resize_cache,
+        first_cache_length,
     )
     return tokens[:, 1:], scores
 
@@ -163,6 +219,8 @@ def beam_search(
     max_length,
     length_penalty_alpha=0.6,
     output_limits=None,
+    resize_cache=None,
+    first_cache_length=16,
 ):
     """Beam search with the GNMT length penalty (Vaswani et al. 2017, §6.1).
 
@@ -188,6 +246,7 @@ def beam_search(
         max_length: static number of output positions (end token included).
         length_penalty_alpha: the GNMT alpha; `0` ranks by log probability.
         output_limits: optional `(batch,)` per-sentence limits.
+        resize_cache, first_cache_length: as in `greedy_search`.
 
     Returns:
         `(token_ids, scores)`: `(batch, num_beams, max_length)` int32 n-best
@@ -280,7 +339,7 @@ def beam_search(
             done,
         )
 
-    state = ops.while_loop(
+    state = _staged_while_loop(
         keep_going,
         step,
         (
@@ -292,10 +351,27 @@ def beam_search(
             finished_scores,
             done,
         ),
-        maximum_iterations=max_length,
+        max_length,
+        3,
+        resize_cache,
+        first_cache_length,
     )
     finished_sequences, finished_scores = state[4], state[5]
     return finished_sequences[:, :, 1:], finished_scores
+
+
+def resize_self_attention_cache(cache, length):
+    """Pads (with zeros) or cuts a `Transformer`'s self-attention cache
+    `(batch, num_layers, 2, cache_len, num_heads, head_dim)` to `length`
+    positions; a search's `resize_cache`."""
+    current = cache.shape[3]
+    if current == length:
+        return cache
+    if current > length:
+        return cache[:, :, :, :length]
+    padding = [[0, 0]] * 6
+    padding[3] = [0, length - current]
+    return ops.pad(cache, padding)
 
 
 def transformer_next_token_logits(model, encoder_token_ids, max_length, num_beams=1):
@@ -354,6 +430,10 @@ class Generator(keras.Model):
         max_length_ratio, max_length_offset: a sentence's output is at most
             `ratio * source_length + offset` tokens (§6.1: input length + 50).
         max_output_length: the hard cap on output tokens, end token included.
+        first_cache_length: the self-attention cache starts this long and
+            doubles when the outputs reach its end (`cache_stages`), so short
+            outputs do not pay for the longest allowed; `None`: one cache of
+            the full length.
         jit_compile: `"auto"`, `True` or `False`, as in `Model.compile`.
 
     Example:
@@ -373,6 +453,7 @@ class Generator(keras.Model):
         max_length_ratio=1.0,
         max_length_offset=50,
         max_output_length=256,
+        first_cache_length=16,
         jit_compile="auto",
         **kwargs,
     ):
@@ -383,12 +464,18 @@ class Generator(keras.Model):
             raise ValueError(
                 f"max_output_length must be at least 1; received {max_output_length}."
             )
+        if first_cache_length is not None and first_cache_length < 1:
+            raise ValueError(
+                "first_cache_length must be at least 1, or None for one cache "
+                f"of the full length; received {first_cache_length}."
+            )
         self.model = model
         self.num_beams = num_beams
         self.length_penalty = length_penalty
         self.max_length_ratio = max_length_ratio
         self.max_length_offset = max_length_offset
         self.max_output_length = max_output_length
+        self.first_cache_length = first_cache_length
         self.compile(jit_compile=jit_compile)
         self.built = True
 
@@ -420,12 +507,21 @@ class Generator(keras.Model):
         limits = output_length_limits(
             source_lengths, max_length, self.max_length_ratio, self.max_length_offset
         )
+        # Static lengths grow the cache in stages; a tensor length (above)
+        # keeps one cache of that length.
+        stages = cache_stages(max_length, self.first_cache_length)
+        staging = {}
+        if len(stages) > 1:
+            staging = {
+                "resize_cache": resize_self_attention_cache,
+                "first_cache_length": self.first_cache_length,
+            }
         next_token_logits, cache = transformer_next_token_logits(
-            self.model, encoder_token_ids, max_length, self.num_beams
+            self.model, encoder_token_ids, stages[0], self.num_beams
         )
         if self.num_beams == 1:
             token_ids, scores = greedy_search(
-                next_token_logits, cache, batch_size, max_length, limits
+                next_token_logits, cache, batch_size, max_length, limits, **staging
             )
             token_ids, scores = token_ids[:, None], scores[:, None]
         else:
@@ -437,6 +533,7 @@ class Generator(keras.Model):
                 max_length,
                 self.length_penalty,
                 limits,
+                **staging,
             )
         return {"token_ids": token_ids, "scores": scores}
 

@@ -1,18 +1,21 @@
 """A one-minute demo: train a small Transformer to reverse digit strings.
 
 Trains with `model.fit` on generated data, reports held-out accuracy, and
-translates a few unseen inputs with cached greedy decoding (the encoder runs
-once, each step reuses the decoder's key/value cache).
+translates a few unseen inputs with cached greedy search
+(`keras_transformer.decoding.Generator`: the encoder runs once, each step
+reuses the decoder's key/value cache).
 """
 
 import keras
 import numpy as np
-from keras import ops
 
+from keras_transformer.data.special_tokens import END_ID as END
+from keras_transformer.data.special_tokens import PAD_ID as PAD
+from keras_transformer.data.special_tokens import START_ID as START
+from keras_transformer.decoding import Generator
 from keras_transformer.models.transformer import Transformer
 
-PAD, START, END = 0, 1, 2
-FIRST_DIGIT = 3  # ids 3..12 are the digits 0..9
+FIRST_DIGIT = 4  # ids 4..13 are the digits 0..9, after the special ids
 VOCABULARY_SIZE = FIRST_DIGIT + 10
 
 
@@ -31,23 +34,6 @@ def make_reversal_data(count, max_length, seed):
         decoder_inputs[row, : length + 1] = np.concatenate([[START], target[:-1]])
     inputs = {"encoder_token_ids": source, "decoder_token_ids": decoder_inputs}
     return inputs, labels, (labels != PAD).astype("float32")
-
-
-def greedy_translate(model, source, max_length):
-    """Cached greedy decoding of a batch of source ids; returns target ids."""
-    batch_size = source.shape[0]
-    encoder_padding_mask = source != PAD
-    cross_cache = model.compute_cross_attention_cache(model.encode(source))
-    self_cache = model.initial_self_attention_cache(batch_size, max_length)
-    token = np.full((batch_size, 1), START, "int32")
-    outputs = []
-    for index in range(max_length):
-        logits, self_cache = model.decode_with_cache(
-            token, self_cache, cross_cache, index, encoder_padding_mask
-        )
-        token = ops.convert_to_numpy(ops.argmax(logits, axis=-1)).astype("int32")
-        outputs.append(token[:, 0])
-    return np.stack(outputs, axis=1)
 
 
 def _digits(ids):
@@ -104,7 +90,9 @@ def run_demo(epochs=8, seed=0):
 
     examples, _, _ = make_reversal_data(5, max_length, seed + 2)
     source = examples["encoder_token_ids"]
-    translated = greedy_translate(model, source, max_length + 1)
+    # An output is at most as long as its source, plus the end token.
+    generator = Generator(model, num_beams=1, max_length_ratio=1.0, max_length_offset=1)
+    translated = generator.generate(source)["token_ids"][:, 0]
     print("Cached greedy decoding of unseen inputs:")
     for row in range(len(source)):
         print(f"  {_digits(source[row]):>10} -> {_digits(translated[row])}")

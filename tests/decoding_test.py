@@ -13,6 +13,7 @@ from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
 from keras_transformer.decoding import (
     Generator,
     beam_search,
+    cache_stages,
     greedy_search,
     length_penalty,
     output_length_limits,
@@ -75,7 +76,9 @@ def _sequence_log_prob(model, source, tokens):
 
 def test_cached_greedy_equals_greedy_with_the_full_forward_pass():
     model, sources = _random_model(), _sources()[1:]
-    outputs = Generator(model, num_beams=1, max_length_offset=2).generate(sources)
+    # A cache of 2 positions grows to 4 and 8 (the search length) on the way.
+    generator = Generator(model, num_beams=1, max_length_offset=2, first_cache_length=2)
+    outputs = generator.generate(sources)
     limits = to_numpy(output_length_limits((sources != 0).sum(1), 100, 1.0, 2))
     for row, source in enumerate(sources):
         expected = []
@@ -113,7 +116,8 @@ def test_beam_of_one_equals_greedy(alpha):
 
 def test_beam_scores_are_length_normalized_log_probs_best_first():
     model, sources = _random_model(), _sources()
-    outputs = Generator(model, num_beams=3, max_length_offset=2).generate(sources)
+    generator = Generator(model, num_beams=3, max_length_offset=2, first_cache_length=2)
+    outputs = generator.generate(sources)
     assert outputs["token_ids"].shape[:2] == (4, 3)
     for row, source in enumerate(sources):
         scores = outputs["scores"][row]
@@ -226,22 +230,33 @@ def test_padding_and_start_are_never_generated():
             assert not np.isin(hypothesis[:length], [PAD_ID, START_ID]).any()
 
 
+def test_cache_stages_double_up_to_the_search_length():
+    assert cache_stages(40, 8) == [8, 16, 32, 40]
+    assert cache_stages(8, 16) == [8]
+    assert cache_stages(40, None) == [40]
+
+
 def test_generator_rejects_bad_settings():
     model = _random_model()
     with pytest.raises(ValueError, match="num_beams"):
         Generator(model, num_beams=0)
     with pytest.raises(ValueError, match="max_output_length"):
         Generator(model, max_output_length=0)
+    with pytest.raises(ValueError, match="first_cache_length"):
+        Generator(model, first_cache_length=0)
 
 
+@pytest.mark.parametrize("first_cache_length", [None, 3])
 @pytest.mark.parametrize("search", ["greedy", "beam"])
-def test_same_weights_give_the_fixture_ids_on_every_backend(search):
+def test_same_weights_give_the_fixture_ids_on_every_backend(search, first_cache_length):
     fixture = np.load(os.path.join(FIXTURES, "decoding.npz"))
     model = Transformer(**json.loads(str(fixture["config"])))
     for variable in model.weights:
         variable.assign(fixture[f"weight/{variable.path}"])
     settings = json.loads(str(fixture["searches"]))[search]
-    generator = Generator(model, max_length_offset=2, **settings)
+    generator = Generator(
+        model, max_length_offset=2, first_cache_length=first_cache_length, **settings
+    )
     outputs = generator.generate(fixture["sources"])
     np.testing.assert_array_equal(outputs["token_ids"], fixture[f"{search}/token_ids"])
     np.testing.assert_allclose(

@@ -26,6 +26,13 @@ def run_backend(backend, pytest_args):
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if backend == "jax":
+            # Many tests compile the same programs (same model sizes, same
+            # shapes); JAX's persistent compilation cache, kept for this run
+            # only, compiles each once.
+            env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tmp, "jax_cache"))
+            env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+            env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
         if backend == "torch":
             # torch's OpenMP threads slow down 25x when another process (or
             # tf.data's threads in the same one) competes for the cores; the
@@ -37,6 +44,7 @@ def run_backend(backend, pytest_args):
             "pytest",
             "tests",
             f"--junitxml={report}",
+            "--durations=15",
             *pytest_args,
         ]
         print(f"\n===== {backend}: {' '.join(command[2:])}", flush=True)

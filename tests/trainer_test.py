@@ -119,6 +119,33 @@ def test_a_run_started_on_another_backend_resumes_here(tmp_path):
     assert results["backend"] == keras.backend.backend()
 
 
+def test_mixed_precision_and_step_checkpoints_averaged(tmp_path, capsys):
+    config = apply_overrides(
+        load_recipe("builtin"),
+        TINY
+        + [
+            "train.mixed_precision=mixed_bfloat16",
+            "train.max_steps=4",
+            "train.backup_every_steps=2",
+            "train.keep_checkpoints=2",
+            "train.average_last=2",
+        ],
+    )
+    results = train(config, tmp_path, verbose=0)
+    assert results["steps"] == 4
+    checkpoints = sorted(os.listdir(tmp_path / "checkpoints"))
+    assert [n for n in checkpoints if n.startswith("step-")] == [
+        "step-0000002.weights.h5",
+        "step-0000004.weights.h5",
+    ]
+    assert "Averaged the weights of the last 2 checkpoints" in capsys.readouterr().out
+    translator = Translator.load(tmp_path / "translator")
+    # Variables stay float32 under the mixed policy; the saved model says so.
+    assert translator.model.dtype_policy.name == "mixed_bfloat16"
+    assert {v.dtype for v in translator.model.trainable_variables} == {"float32"}
+    assert isinstance(translator.translate("A dog runs."), str)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -111,23 +111,35 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class CheckpointKeeper(keras.callbacks.Callback):
-    """Keeps the weights of the last `keep` epochs (for checkpoint averaging,
-    §6.1) and of the best epoch by `monitor`, each written atomically.
+    """Keeps the last `keep` checkpoints (for checkpoint averaging, §6.1) and
+    the best epoch's weights by `monitor`, each written atomically.
 
-    Files: `epoch-0001.weights.h5`, ... and `best.weights.h5` with
+    Checkpoints are taken at epoch ends (`epoch-0001.weights.h5`, ...) or,
+    with an integer `save_freq`, every `save_freq` optimizer updates
+    (`step-0000600.weights.h5`, ...: the paper averaged checkpoints taken at
+    fixed intervals). The best weights go to `best.weights.h5`, with
     `best.json` (the monitored value and epoch, so that a resumed run keeps
-    comparing against it) in `directory`.
+    comparing against it), in `directory`.
     """
 
-    def __init__(self, directory, keep=1, monitor="val_bleu", mode="max"):
+    def __init__(
+        self, directory, keep=1, monitor="val_bleu", mode="max", save_freq="epoch"
+    ):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min'; received {mode!r}.")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq >= 1):
+            raise ValueError(
+                "save_freq must be 'epoch' or a positive number of updates; "
+                f"received {save_freq!r}."
+            )
         self.directory = directory
         self.keep = keep
         self.monitor = monitor
         self.mode = mode
+        self.save_freq = save_freq
         self.best = None
+        self._last_saved_step = None
         best_file = os.path.join(directory, "best.json")
         if os.path.isfile(best_file):
             with open(best_file) as file:
@@ -135,22 +147,39 @@ class CheckpointKeeper(keras.callbacks.Callback):
             if record.get("monitor") == monitor:
                 self.best = record["value"]
 
-    def epoch_paths(self):
-        """Saved epoch checkpoints, oldest first."""
+    @property
+    def _prefix(self):
+        return "epoch-" if self.save_freq == "epoch" else "step-"
+
+    def checkpoint_paths(self):
+        """Saved interval checkpoints (epoch or step ones), oldest first."""
         if not os.path.isdir(self.directory):
             return []
         names = sorted(
             n
             for n in os.listdir(self.directory)
-            if n.startswith("epoch-") and n.endswith(".weights.h5")
+            if n.startswith(self._prefix) and n.endswith(".weights.h5")
         )
         return [os.path.join(self.directory, n) for n in names]
 
-    def on_epoch_end(self, epoch, logs=None):
-        path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.weights.h5")
-        save_weights_atomically(self.model, path)
-        for old in self.epoch_paths()[: -self.keep]:
+    def _save_checkpoint(self, name):
+        save_weights_atomically(self.model, os.path.join(self.directory, name))
+        for old in self.checkpoint_paths()[: -self.keep]:
             os.unlink(old)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if step % self.save_freq == 0 and step != self._last_saved_step:
+            # With gradient accumulation, `iterations` stays put over the
+            # accumulating batches: save once per update.
+            self._last_saved_step = step
+            self._save_checkpoint(f"step-{step:07d}.weights.h5")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save_checkpoint(f"epoch-{epoch + 1:04d}.weights.h5")
         value = (logs or {}).get(self.monitor)
         if value is None:
             return

@@ -27,6 +27,8 @@ from keras_transformer.data.builtin_corpus import generate_builtin_corpus
 from keras_transformer.data.pipeline import make_translation_dataset
 from keras_transformer.data.readers import ReadStats, find_splits
 from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.diagnostics.monitor import AttentionMonitor, monitor_inputs
+from keras_transformer.distribution import configure_devices, follower_callbacks
 from keras_transformer.evaluation import evaluate_translator
 from keras_transformer.models.transformer import Transformer
 from keras_transformer.training.backup import TrainingBackup
@@ -156,6 +158,9 @@ def train(config, workdir, verbose="auto"):
     fits the model with the paper's schedule and label smoothing, evaluates
     BLEU/chrF on validation pairs during training, averages the last
     checkpoints if asked, saves the translator, and scores the test split.
+    On several devices (`train.devices`, or the processes of `torchrun`) it
+    trains through the backend's own engine with the recipe's global batch
+    (`keras_transformer.distribution`); process 0 alone writes `workdir`.
 
     Args:
         config: an `ExperimentConfig`.
@@ -165,30 +170,36 @@ def train(config, workdir, verbose="auto"):
         verbose: Keras' `fit` verbosity.
 
     Returns:
-        The results dict also written to `<workdir>/results.json`.
+        The results dict also written to `<workdir>/results.json`; on the
+        other processes of a distributed run, `{"name", "process_index"}`.
     """
     validate(config)
+    devices = configure_devices(config.train.devices, config.train.model_parallel)
     started = time.time()
     os.makedirs(workdir, exist_ok=True)
-    save_config(config, os.path.join(workdir, "config.json"))
+    if devices.is_chief:
+        save_config(config, os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.train.seed)
     keras.config.set_dtype_policy(config.train.mixed_precision)
     data = config.data
     corpus = load_corpus(data)
-    source_tokenizer, target_tokenizer = prepare_tokenizers(
-        data, corpus["train"], os.path.join(workdir, "tokenizer")
+    source_tokenizer, target_tokenizer = devices.chief_first(
+        lambda: prepare_tokenizers(
+            data, corpus["train"], os.path.join(workdir, "tokenizer")
+        )
     )
     dataset, stats = make_translation_dataset(
         corpus["train"],
         source_tokenizer,
         target_tokenizer,
         max_length=data.max_length,
-        token_budget=data.token_budget,
+        token_budget=devices.token_budget(data.token_budget),
         long_pairs=data.long_pairs,
         seed=data.seed,
         shuffle_buffer=data.shuffle_buffer,
     )
     print(f"Training data: {stats.describe()}")
+    dataset = devices.distribute_dataset(dataset, stats.batches)
     validation = None
     if corpus["valid"]:
         validation, _ = make_translation_dataset(
@@ -200,29 +211,38 @@ def train(config, workdir, verbose="auto"):
             long_pairs="truncate",
             shuffle=False,
         )
-    model = build_model(config, source_tokenizer, target_tokenizer)
-    print(
-        f"Model: {model.count_params():,} parameters, backend "
-        f"{keras.backend.backend()}."
-    )
-    callbacks, guard, keeper = _callbacks(
-        config, workdir, corpus, source_tokenizer, target_tokenizer
-    )
-    model.fit(
-        dataset,
-        validation_data=validation,
-        epochs=config.train.epochs,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=verbose,
-    )
+        validation = devices.distribute_dataset(validation, None, training=False)
+    with devices.scope():
+        model = build_model(config, source_tokenizer, target_tokenizer)
+        devices.prepare_model(model)
+        print(
+            f"Model: {model.count_params():,} parameters, backend "
+            f"{keras.backend.backend()}, {devices.describe()}."
+        )
+        callbacks, guard, keeper = _callbacks(
+            config, workdir, corpus, source_tokenizer, target_tokenizer
+        )
+        if not devices.is_chief:
+            callbacks, verbose = follower_callbacks(callbacks), 0
+        model.fit(
+            dataset,
+            validation_data=validation,
+            epochs=config.train.epochs,
+            callbacks=callbacks + devices.callbacks(),
+            shuffle=False,
+            verbose=verbose,
+        )
     if guard.stopped_at is not None:
         raise FloatingPointError(guard.message())
+    if not devices.is_chief:
+        devices.barrier()  # the chief saves the translator and the results
+        return {"name": config.name, "process_index": devices.process_index}
     average = config.train.average_last
     if average > 1:
-        paths = keeper.epoch_paths()[-average:]
+        paths = keeper.checkpoint_paths()[-average:]
         average_checkpoints(model, paths)
-        print(f"Averaged the weights of the last {len(paths)} epochs (§6.1).")
+        names = ", ".join(os.path.basename(path) for path in paths)
+        print(f"Averaged the weights of the last {len(paths)} checkpoints: {names}.")
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config.decode
     )
@@ -243,6 +263,7 @@ def train(config, workdir, verbose="auto"):
         os.path.join(workdir, "results.json"),
         json.dumps(results, indent=2).encode(),
     )
+    devices.barrier()
     return results
 
 
@@ -270,7 +291,16 @@ def _callbacks(config, workdir, corpus, source_tokenizer, target_tokenizer):
         keep=max(train.keep_checkpoints, train.average_last),
         monitor=monitor,
         mode=mode,
+        save_freq=train.backup_every_steps,
     )
+    if train.attention_monitor_every_epochs and corpus["valid"]:
+        callbacks.append(
+            AttentionMonitor(
+                monitor_inputs(corpus["valid"], source_tokenizer, target_tokenizer),
+                every_epochs=train.attention_monitor_every_epochs,
+                log_dir=os.path.join(workdir, "logs", "attention"),
+            )
+        )
     callbacks += [
         keeper,
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),

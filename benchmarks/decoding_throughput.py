@@ -75,7 +75,7 @@ def _batches(source_ids, batch_size):
     for start in range(0, len(source_ids), batch_size):
         rows = source_ids[start : start + batch_size]
         width = -(-max(len(r) for r in rows) // 8) * 8
-        batch = np.zeros((batch_size, width), "int32")
+        batch = np.zeros((len(rows), width), "int32")
         for i, row in enumerate(rows):
             batch[i, : len(row)] = row
         yield batch

@@ -1,6 +1,7 @@
 """CheckpointKeeper: interval checkpoints (per epoch or per N updates), the
 best weights with their record, and what a resumed run keeps."""
 
+import csv
 import json
 import os
 
@@ -8,18 +9,19 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transformer.training import CheckpointKeeper
+from keras_transformer.training import CheckpointKeeper, HistoryLogger
 
 
-def _fit(callback, epochs, batches=3, model=None):
+def _fit(callbacks, epochs, batches=3, model=None):
     """Fits a one-layer model on `batches` batches per epoch."""
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
     if model is None:
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
     features = np.ones((batches * 2, 4), "float32")
     targets = np.zeros((batches * 2, 1), "float32")
     model.fit(
-        features, targets, batch_size=2, epochs=epochs, callbacks=[callback], verbose=0
+        features, targets, batch_size=2, epochs=epochs, callbacks=callbacks, verbose=0
     )
     return model
 
@@ -67,3 +69,30 @@ def test_best_is_kept_and_remembered_by_a_resumed_run(tmp_path):
 def test_bad_arguments(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         CheckpointKeeper(tmp_path, **kwargs)
+
+
+class _EveryOtherEpoch(keras.callbacks.Callback):
+    """Logs `val_bleu` on odd epochs only, as BLEU every 2 epochs does."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch % 2:
+            logs["val_bleu"] = float(epoch)
+
+
+def _rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_history_keeps_values_logged_every_other_epoch_and_resumes(tmp_path):
+    path = tmp_path / "history.csv"
+    model = None
+    for epochs in (3, 2):  # a run, then a resumed one that starts on an even epoch
+        logger = HistoryLogger(str(path), expected_keys=("val_bleu",))
+        model = _fit([_EveryOtherEpoch(), logger], epochs=epochs, model=model)
+    rows = _rows(path)
+    assert [row["val_bleu"] for row in rows] == ["NA", "1.0", "NA", "NA", "1.0"]
+    assert all(row["loss"] not in ("", "NA") for row in rows)
+    # Keras' own CSVLogger takes its columns from the first epoch: BLEU is lost.
+    _fit([_EveryOtherEpoch(), keras.callbacks.CSVLogger(str(tmp_path / "k.csv"))], 2)
+    assert "val_bleu" not in _rows(tmp_path / "k.csv")[0]

@@ -9,6 +9,7 @@ from keras_transformer.training.backup import (
 )
 from keras_transformer.training.callbacks import (
     CheckpointKeeper,
+    HistoryLogger,
     LearningRateLogger,
     NaNGuard,
     StepLimit,
@@ -22,6 +23,7 @@ from keras_transformer.training.schedule import TransformerSchedule
 
 __all__ = [
     "CheckpointKeeper",
+    "HistoryLogger",
     "LabelSmoothedCrossEntropy",
     "LearningRateLogger",
     "MaskedAccuracy",

@@ -1,6 +1,7 @@
 """Callbacks of a training run: translation quality, checkpoints, NaN guard,
 learning rate in the logs, and a step limit."""
 
+import csv
 import json
 import math
 import os
@@ -195,6 +196,35 @@ class CheckpointKeeper(keras.callbacks.Callback):
             atomic_write_bytes(
                 os.path.join(self.directory, "best.json"), json.dumps(record).encode()
             )
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """`CSVLogger` appending to `filename`, with columns that do not depend
+    on the first epoch's logs.
+
+    Keras' `CSVLogger` takes its columns from the first epoch it sees, so a
+    value logged only every few epochs (validation BLEU) is dropped for the
+    whole run, and a resumed run whose first epoch logs other keys writes
+    rows under the wrong header. Here the columns are the existing file's
+    header when it has one (a resumed run), or else the first epoch's keys
+    plus `expected_keys`; an epoch that lacks a value writes `NA`.
+    """
+
+    def __init__(self, filename, expected_keys=()):
+        super().__init__(filename, append=True)
+        self.expected_keys = tuple(expected_keys)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None:
+            header = None
+            if os.path.isfile(self.filename):
+                with open(self.filename, newline="") as file:
+                    header = next(csv.reader(file), None)
+            if header:
+                self.keys = [key for key in header if key != "epoch"]
+            else:
+                self.keys = sorted(set(logs or {}) | set(self.expected_keys))
+        super().on_epoch_end(epoch, logs)
 
 
 class StepLimit(keras.callbacks.Callback):

@@ -34,6 +34,7 @@ from keras_transformer.models.transformer import Transformer
 from keras_transformer.training.backup import TrainingBackup
 from keras_transformer.training.callbacks import (
     CheckpointKeeper,
+    HistoryLogger,
     LearningRateLogger,
     NaNGuard,
     StepLimit,
@@ -303,7 +304,10 @@ def _callbacks(config, workdir, corpus, source_tokenizer, target_tokenizer):
         )
     callbacks += [
         keeper,
-        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
+        HistoryLogger(
+            os.path.join(workdir, "history.csv"),
+            expected_keys=("val_bleu", "val_chrf") if evaluating else (),
+        ),
         keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
         TrainingBackup(
             os.path.join(workdir, "backup"), save_freq=train.backup_every_steps

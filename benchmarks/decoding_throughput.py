@@ -43,9 +43,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from keras_transformer import Transformer  # noqa: E402
-from keras_transformer.data.readers import find_splits  # noqa: E402
 from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID  # noqa: E402
-from keras_transformer.data.tokenizer import SubwordTokenizer  # noqa: E402
 from keras_transformer.decoding import (  # noqa: E402
     Generator,
     _write_column,
@@ -59,6 +57,14 @@ DIMENSIONS = {
     "intermediate_dim": 1024,
     "dropout": 0.0,
 }
+
+
+def _device_name():
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return keras.distribution.list_devices()[0]
 
 
 def _median_time(function, repeats):
@@ -173,8 +179,9 @@ def _marian(vocabulary_size, batches, length, repeats):
         dropout=0.0,
     )
     torch.manual_seed(0)
-    marian = MarianMTModel(config).eval()
-    tensors = [torch.from_numpy(b).long() for b in batches]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    marian = MarianMTModel(config).eval().to(device)
+    tensors = [torch.from_numpy(b).long().to(device) for b in batches]
 
     def run():
         with torch.no_grad():
@@ -187,6 +194,8 @@ def _marian(vocabulary_size, batches, length, repeats):
                     min_new_tokens=length,
                     max_new_tokens=length,
                 )
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     return _median_time(run, repeats)
 
@@ -206,29 +215,47 @@ def main():
         default=16,
         help="the cached search's first cache stage; 0: one cache of full length",
     )
+    parser.add_argument(
+        "--source-ids",
+        help="tokenized sources (an .npz of `values` and `lengths`, as "
+        "benchmarks/train_from_arrays.py prepare writes) instead of training a "
+        "tokenizer on --data-dir: runs without TensorFlow",
+    )
     parser.add_argument("--torch-compile", action="store_true")
     parser.add_argument("--skip-marian", action="store_true")
     args = parser.parse_args()
     backend = keras.backend.backend()
     lengths = [int(x) for x in args.lengths.split(",")]
 
-    splits = find_splits(args.data_dir, "en", "de")
-    train = list(splits["train"].read())
-    test = list(splits["test"].read())[: args.sentences]
-    tokenizer = SubwordTokenizer.train(
-        (s for pair in train for s in pair), args.vocabulary_size
-    )
-    sources = [pair[0] for pair in test]
-    source_ids = tokenizer.tokenize(sources)
+    tokenizer, sources = None, None
+    if args.source_ids:
+        with np.load(args.source_ids) as data:
+            ends = np.cumsum(data["lengths"])
+            source_ids = np.split(data["values"], ends[:-1])[: args.sentences]
+        vocabulary_size = args.vocabulary_size
+    else:
+        from keras_transformer.data.readers import find_splits
+        from keras_transformer.data.tokenizer import SubwordTokenizer
+
+        splits = find_splits(args.data_dir, "en", "de")
+        train = list(splits["train"].read())
+        test = list(splits["test"].read())[: args.sentences]
+        tokenizer = SubwordTokenizer.train(
+            (s for pair in train for s in pair), args.vocabulary_size
+        )
+        sources = [pair[0] for pair in test]
+        source_ids = tokenizer.tokenize(sources)
+        vocabulary_size = tokenizer.vocabulary_size
     batches = list(_batches(source_ids, args.batch_size))
     baseline_count = min(args.baseline_sentences or len(source_ids), len(source_ids))
     baseline_batches = list(_batches(source_ids[:baseline_count], args.batch_size))
     keras.utils.set_random_seed(0)
-    model = Transformer(vocabulary_size=tokenizer.vocabulary_size, **DIMENSIONS)
+    model = Transformer(vocabulary_size=vocabulary_size, **DIMENSIONS)
     _suppress_end(model)
-    count = len(sources)
+    count = len(source_ids)
     print(
-        f"backend {backend}; {count} Multi30k test2016 sentences ({baseline_count} "
+        f"backend {backend} on {_device_name()}; "
+        f"{count} Multi30k test2016 sentences ({baseline_count} "
         f"for the uncached search and Marian), batch {args.batch_size}, beam 4, "
         f"{model.count_params():,} parameters"
     )
@@ -254,7 +281,7 @@ def main():
         )
         if not args.skip_marian:
             row["marian"] = _marian(
-                tokenizer.vocabulary_size, baseline_batches, length, args.repeats
+                vocabulary_size, baseline_batches, length, args.repeats
             )
         rows.append(row)
         _print_row(row, count, baseline_count)
@@ -271,7 +298,7 @@ def main():
         f"(x{growth:.0f} longer): "
         + ", ".join(f"{name} x{value:.2f}" for name, value in growths.items())
     )
-    if backend == "tensorflow":
+    if backend == "tensorflow" and tokenizer is not None:
         _saved_model_rate(model, tokenizer, sources, args)
 
 

@@ -130,8 +130,9 @@ def _export(args):
     )
     print(f"Exported a SavedModel to {path}.")
     print(
-        "Serve it with TensorFlow Serving, or load it with plain TensorFlow "
-        "(import tensorflow_text first: it registers the SentencePiece ops):\n"
+        "Load it with plain TensorFlow (import tensorflow_text first: it "
+        "registers the SentencePiece ops), or serve it with a TensorFlow "
+        "Serving model server that has tensorflow-text's ops linked in:\n"
         "  import tensorflow as tf, tensorflow_text\n"
         f"  served = tf.saved_model.load({path!r})\n"
         "  served.signatures['serving_default'](tf.constant(['Hello.']))"

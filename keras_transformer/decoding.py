@@ -28,6 +28,7 @@ compiles it on every backend (`jax.jit`, `tf.function`, `torch.compile` when
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
@@ -85,7 +86,7 @@ def _write_column(sequences, index, tokens):
     return ops.where(positions == index, ops.expand_dims(tokens, -1), sequences)
 
 
-def cache_stages(max_length, first_stage):
+def cache_stages(max_length, first_stage, longest=None):
     """Cache lengths of a search: `first_stage`, doubling, up to `max_length`.
 
     A self-attention cache of static shape costs every step in proportion to
@@ -93,9 +94,18 @@ def cache_stages(max_length, first_stage):
     searches start with a short cache and grow it when the output reaches
     its end: a step then costs in proportion to the length generated so far,
     within a factor of 2, instead of to the longest output allowed.
+
+    A search length known only at run time (a tensor, in an exported graph
+    whose sources have no static length) stages up to `longest`, its static
+    bound; the search stops at the tensor length inside whichever stage it
+    falls. Without `longest` it keeps one cache of `max_length`.
     """
-    if first_stage is None or not isinstance(max_length, int):
+    if first_stage is None:
         return [max_length]
+    if not isinstance(max_length, int):
+        if longest is None:
+            return [max_length]
+        max_length = longest
     stages = [min(first_stage, max_length)]
     while stages[-1] < max_length:
         stages.append(min(2 * stages[-1], max_length))
@@ -103,14 +113,22 @@ def cache_stages(max_length, first_stage):
 
 
 def _staged_while_loop(
-    keep_going, step, state, max_length, cache_position, resize_cache, first_stage
+    keep_going,
+    step,
+    state,
+    max_length,
+    cache_position,
+    resize_cache,
+    first_stage,
+    longest,
 ):
     """`ops.while_loop` over output positions; with `resize_cache`, the cache
     (`state[cache_position]`) is resized by `resize_cache(cache, length)` to
-    each of `cache_stages(max_length, first_stage)` before its positions."""
+    each of `cache_stages(max_length, first_stage, longest)` before its
+    positions."""
     stages = [max_length]
     if resize_cache is not None:
-        stages = cache_stages(max_length, first_stage)
+        stages = cache_stages(max_length, first_stage, longest)
     start = 0
     for stage in stages:
         if resize_cache is not None:
@@ -138,6 +156,7 @@ def greedy_search(
     output_limits=None,
     resize_cache=None,
     first_cache_length=16,
+    longest_output=None,
 ):
     """Picks the most probable token at every step.
 
@@ -145,13 +164,16 @@ def greedy_search(
         next_token_logits: the step callback (module docstring).
         cache: its initial cache.
         batch_size: number of sentences.
-        max_length: static number of output positions (end token included).
+        max_length: number of output positions (end token included): an
+            int, or a scalar tensor inside a TensorFlow graph.
         output_limits: optional `(batch,)` per-sentence limits
             (`output_length_limits`); defaults to `max_length`.
         resize_cache: optional `resize_cache(cache, length)` that pads (or
             cuts) the cache to `length` positions; the cache then grows in
             stages from `first_cache_length` (`cache_stages`).
         first_cache_length: the first stage's length.
+        longest_output: a static bound on a tensor `max_length`, which lets
+            its cache grow in stages too (`cache_stages`).
 
     Returns:
         `(token_ids, scores)`: `(batch, max_length)` int32 output tokens (the
@@ -189,6 +211,7 @@ def greedy_search(
         2,
         resize_cache,
         first_cache_length,
+        longest_output,
     )
     return tokens[:, 1:], scores
 
@@ -221,6 +244,7 @@ def beam_search(
     output_limits=None,
     resize_cache=None,
     first_cache_length=16,
+    longest_output=None,
 ):
     """Beam search with the GNMT length penalty (Vaswani et al. 2017, §6.1).
 
@@ -243,10 +267,12 @@ def beam_search(
         cache: its initial cache.
         batch_size: number of sentences.
         num_beams: beam width.
-        max_length: static number of output positions (end token included).
+        max_length: number of output positions (end token included), as in
+            `greedy_search`.
         length_penalty_alpha: the GNMT alpha; `0` ranks by log probability.
         output_limits: optional `(batch,)` per-sentence limits.
-        resize_cache, first_cache_length: as in `greedy_search`.
+        resize_cache, first_cache_length, longest_output: as in
+            `greedy_search`.
 
     Returns:
         `(token_ids, scores)`: `(batch, num_beams, max_length)` int32 n-best
@@ -355,6 +381,7 @@ def beam_search(
         3,
         resize_cache,
         first_cache_length,
+        longest_output,
     )
     finished_sequences, finished_scores = state[4], state[5]
     return finished_sequences[:, :, 1:], finished_scores
@@ -507,14 +534,17 @@ class Generator(keras.Model):
         limits = output_length_limits(
             source_lengths, max_length, self.max_length_ratio, self.max_length_offset
         )
-        # Static lengths grow the cache in stages; a tensor length (above)
-        # keeps one cache of that length.
-        stages = cache_stages(max_length, self.first_cache_length)
+        # The cache grows in stages; for a tensor length (above), up to the
+        # static cap.
+        stages = cache_stages(
+            max_length, self.first_cache_length, self.max_output_length
+        )
         staging = {}
         if len(stages) > 1:
             staging = {
                 "resize_cache": resize_self_attention_cache,
                 "first_cache_length": self.first_cache_length,
+                "longest_output": self.max_output_length,
             }
         next_token_logits, cache = transformer_next_token_logits(
             self.model, encoder_token_ids, stages[0], self.num_beams
@@ -547,3 +577,51 @@ class Generator(keras.Model):
             log probabilities for beam search, log probabilities for greedy.
         """
         return self.predict_on_batch(encoder_token_ids)
+
+
+# Sources are padded to a multiple of this many tokens, and batches to a power
+# of two, so a compiled search sees few distinct shapes.
+SOURCE_LENGTH_STEP = 8
+
+
+def _padded_batch_size(count, batch_size):
+    padded = 1
+    while padded < count:
+        padded *= 2
+    return min(padded, batch_size)
+
+
+def search_in_batches(generator, source_ids, batch_size=64, verbose=False):
+    """Searches tokenized sources with a `Generator`, in batches, longest first.
+
+    Sources of similar length share a batch; each batch is padded to a
+    multiple of 8 tokens and to a power-of-two number of rows (at most
+    `batch_size`), so a compiled search sees few distinct shapes.
+
+    Args:
+        generator: a `Generator`.
+        source_ids: list of int arrays (no padding).
+        batch_size: sentences per search.
+        verbose: show a progress bar.
+
+    Returns:
+        `(token_ids, scores)`: per source, an int array `(num_best, length)`
+        and a float array `(num_best,)`, best first.
+    """
+    order = sorted(range(len(source_ids)), key=lambda i: -len(source_ids[i]))
+    results = [None] * len(source_ids)
+    progress = keras.utils.Progbar(len(source_ids), unit_name="sentence")
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        longest = max(1, max(len(source_ids[i]) for i in chosen))
+        length = -(-longest // SOURCE_LENGTH_STEP) * SOURCE_LENGTH_STEP
+        rows = _padded_batch_size(len(chosen), batch_size)
+        batch = np.full((rows, length), PAD_ID, "int32")
+        for row, index in enumerate(chosen):
+            batch[row, : len(source_ids[index])] = source_ids[index]
+        outputs = generator.generate(batch)
+        for row, index in enumerate(chosen):
+            results[index] = (outputs["token_ids"][row], outputs["scores"][row])
+        if verbose:
+            progress.add(len(chosen))
+    return [r[0] for r in results], [r[1] for r in results]

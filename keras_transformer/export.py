@@ -2,8 +2,11 @@
 
 The exported graph holds the whole translator: SentencePiece tokenization
 (tensorflow-text ops), the encoder, the cached beam (or greedy) search and
-detokenization. Plain TensorFlow serves it without this package:
-`tf.saved_model.load`, `saved_model_cli run` or TensorFlow Serving.
+detokenization. Plain TensorFlow serves it without this package, once
+`import tensorflow_text` has registered the SentencePiece ops:
+`tf.saved_model.load`, a TF1 session (`tf.compat.v1.saved_model.loader`,
+which `saved_model_cli run` uses), or a TensorFlow Serving model server
+built with tensorflow-text's ops.
 
 Signatures:
     serving_default(inputs: string[batch]) ->
@@ -48,7 +51,14 @@ class TranslationModule(tf.Module):
                 "TranslationModule needs the tensorflow backend; use "
                 "export_saved_model, which starts a TensorFlow process."
             )
-        self.model = translator.model
+        # Track the backend's tf.Variables, not the Keras model: through the
+        # Keras variables each weight would be saved twice, and loaders that
+        # restore by variable name (TensorFlow Serving, `saved_model_cli
+        # run`, TF1 sessions) would restore the copy the graph does not read
+        # ("Could not find variable ...", keras-team/keras#20095).
+        self.model_variables = [
+            variable.value for variable in translator.generator.variables
+        ]
         self._translator = translator
         spec = tf.TensorSpec([None], tf.string, name="inputs")
         self.serving_default = tf.function(self._translate, input_signature=[spec])

@@ -17,21 +17,16 @@ import os
 import warnings
 
 import keras
-import numpy as np
 
 from keras_transformer.atomic import atomic_directory
-from keras_transformer.data.special_tokens import PAD_ID
 from keras_transformer.data.tokenizer import SubwordTokenizer
-from keras_transformer.decoding import Generator
+from keras_transformer.decoding import Generator, search_in_batches
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "translator.json"
 MODEL_FILE = "model.keras"
 SOURCE_TOKENIZER_FILE = "source_tokenizer.model"
 TARGET_TOKENIZER_FILE = "target_tokenizer.model"
-# Sources are padded to a multiple of this many tokens, and batches to a power
-# of two, so a compiled search sees few distinct shapes.
-SOURCE_LENGTH_STEP = 8
 DECODING_SETTINGS = (
     "num_beams",
     "length_penalty",
@@ -41,13 +36,6 @@ DECODING_SETTINGS = (
     "max_source_length",
     "batch_size",
 )
-
-
-def _padded_batch_size(count, batch_size):
-    padded = 1
-    while padded < count:
-        padded *= 2
-    return min(padded, batch_size)
 
 
 class Translator:
@@ -154,23 +142,9 @@ class Translator:
             `(token_ids, scores)`: per source, an int array
             `(num_best, length)` and float array `(num_best,)`, best first.
         """
-        order = sorted(range(len(source_ids)), key=lambda i: -len(source_ids[i]))
-        results = [None] * len(source_ids)
-        progress = keras.utils.Progbar(len(source_ids), unit_name="sentence")
-        for start in range(0, len(order), self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            longest = max(1, max(len(source_ids[i]) for i in chosen))
-            length = -(-longest // SOURCE_LENGTH_STEP) * SOURCE_LENGTH_STEP
-            rows = _padded_batch_size(len(chosen), self.batch_size)
-            batch = np.full((rows, length), PAD_ID, "int32")
-            for row, index in enumerate(chosen):
-                batch[row, : len(source_ids[index])] = source_ids[index]
-            outputs = self.generator.generate(batch)
-            for row, index in enumerate(chosen):
-                results[index] = (outputs["token_ids"][row], outputs["scores"][row])
-            if verbose:
-                progress.add(len(chosen))
-        return [r[0] for r in results], [r[1] for r in results]
+        return search_in_batches(
+            self.generator, source_ids, self.batch_size, verbose=verbose
+        )
 
     def translate(self, texts, verbose=False):
         """Translates a string or a list of strings.

@@ -4,11 +4,12 @@ scores are what they claim, limits hold, and every backend gives the same ids.""
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_transformer import Transformer
+from keras_transformer import Transformer, decoding
 from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
 from keras_transformer.decoding import (
     Generator,
@@ -234,6 +235,51 @@ def test_cache_stages_double_up_to_the_search_length():
     assert cache_stages(40, 8) == [8, 16, 32, 40]
     assert cache_stages(8, 16) == [8]
     assert cache_stages(40, None) == [40]
+    # A length known at run time stages up to its static bound.
+    length = ops.convert_to_tensor(12)
+    assert cache_stages(length, 4, longest=20) == [4, 8, 16, 20]
+    assert cache_stages(length, 4) == [length]
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="only TensorFlow graphs have sources of unknown length",
+)
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_unknown_source_length_grows_the_cache_in_stages(num_beams):
+    """An exported signature's sources have no static length, so the search
+    length is a tensor; its cache still grows in stages (2, 4, 8, ... up to
+    max_output_length) and it finds what the static-shape search finds."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(2)
+    generator = Generator(
+        _random_model(),
+        num_beams=num_beams,
+        max_length_offset=9,
+        max_output_length=12,
+        first_cache_length=2,
+        jit_compile=False,
+    )
+    sources = _sources()
+    expected = generator.generate(sources)
+    stages = []
+    resize = decoding.resize_self_attention_cache
+
+    def recording_resize(cache, length):
+        stages.append(length)
+        return resize(cache, length)
+
+    search = tf.function(
+        generator.call,
+        input_signature=[tf.TensorSpec((None, None), tf.int32)],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decoding, "resize_self_attention_cache", recording_resize)
+        found = search(tf.constant(sources))
+    assert stages == [2, 4, 8, 12]
+    np.testing.assert_array_equal(found["token_ids"], expected["token_ids"])
+    np.testing.assert_allclose(found["scores"], expected["scores"], rtol=1e-5)
 
 
 def test_generator_rejects_bad_settings():

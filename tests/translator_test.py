@@ -125,7 +125,17 @@ threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
 [t.start() for t in threads]
 [t.join() for t in threads]
 decode = lambda r: [s.decode() for s in r["translations"].numpy().tolist()]
+# The loader of TensorFlow Serving and saved_model_cli: a TF1 session that
+# restores the variables by name.
+with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], sys.argv[1])
+    signature = meta_graph.signature_def["serving_default"]
+    session_translations = session.run(
+        signature.outputs["translations"].name,
+        {signature.inputs["inputs"].name: sentences},
+    )
 print(json.dumps({
+    "session_translations": [s.decode() for s in session_translations.tolist()],
     "translations": decode(sequential[0]),
     "scores": sequential[0]["scores"].numpy().tolist(),
     "token_ids": ids["token_ids"].numpy().tolist(),
@@ -138,7 +148,8 @@ print(json.dumps({
 def test_exported_saved_model_translates_like_the_translator(tokenizer, tmp_path):
     """Exports a translator saved on this backend (a TensorFlow process does
     it when this backend is another) and serves it with plain TensorFlow in a
-    fresh process, from 8 threads at once too."""
+    fresh process, from 8 threads at once too, and from a TF1 session as
+    TensorFlow Serving loads it."""
     translator = _translator(tokenizer, num_beams=3)
     translator.save(tmp_path / "run" / "translator")
     path = export_saved_model(tmp_path / "run" / "translator", tmp_path / "serving")
@@ -154,6 +165,7 @@ def test_exported_saved_model_translates_like_the_translator(tokenizer, tmp_path
     assert served.returncode == 0, served.stderr[-3000:]
     result = json.loads(served.stdout.strip().splitlines()[-1])
     assert result["translations"] == translator.translate(SENTENCES)
+    assert result["session_translations"] == result["translations"]
     n_best = translator.translate_n_best(SENTENCES)
     # An empty source's score is that of an all-padding encoder input, which
     # backends define differently; its translation (empty) is what counts.

@@ -16,6 +16,7 @@ from keras_transformer.training.callbacks import (
     TranslationQuality,
 )
 from keras_transformer.training.checkpoint_averaging import average_checkpoints
+from keras_transformer.training.compiled_model import compiled_transformer
 from keras_transformer.training.losses import LabelSmoothedCrossEntropy
 from keras_transformer.training.metrics import MaskedAccuracy
 from keras_transformer.training.optimizer import make_optimizer
@@ -33,6 +34,7 @@ __all__ = [
     "TransformerSchedule",
     "TranslationQuality",
     "average_checkpoints",
+    "compiled_transformer",
     "make_optimizer",
     "read_backup_metadata",
     "restore_latest",

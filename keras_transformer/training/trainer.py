@@ -15,7 +15,6 @@ again resumes it (from `backup/`):
 
 import dataclasses
 import json
-import math
 import os
 import time
 
@@ -30,7 +29,6 @@ from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics.monitor import AttentionMonitor, monitor_inputs
 from keras_transformer.distribution import configure_devices, follower_callbacks
 from keras_transformer.evaluation import evaluate_translator
-from keras_transformer.models.transformer import Transformer
 from keras_transformer.training.backup import TrainingBackup
 from keras_transformer.training.callbacks import (
     CheckpointKeeper,
@@ -41,10 +39,7 @@ from keras_transformer.training.callbacks import (
     TranslationQuality,
 )
 from keras_transformer.training.checkpoint_averaging import average_checkpoints
-from keras_transformer.training.losses import LabelSmoothedCrossEntropy
-from keras_transformer.training.metrics import MaskedAccuracy
-from keras_transformer.training.optimizer import make_optimizer
-from keras_transformer.training.schedule import TransformerSchedule
+from keras_transformer.training.compiled_model import compiled_transformer
 from keras_transformer.translator import Translator
 
 
@@ -112,37 +107,46 @@ def prepare_tokenizers(data, train_pairs, directory):
     return source, target
 
 
+def make_datasets(data, corpus, source_tokenizer, target_tokenizer, token_budget):
+    """The run's tf.data datasets, as `data` (a `DataConfig`) says.
+
+    Returns `(train, stats, validation)`: the shuffled, length-bucketed
+    training batches of `token_budget` tokens and their `PipelineStats`, and
+    the validation batches in order (long pairs truncated), or `None` when
+    the corpus has no validation split.
+    """
+    train, stats = make_translation_dataset(
+        corpus["train"],
+        source_tokenizer,
+        target_tokenizer,
+        max_length=data.max_length,
+        token_budget=token_budget,
+        long_pairs=data.long_pairs,
+        seed=data.seed,
+        shuffle_buffer=data.shuffle_buffer,
+    )
+    validation = None
+    if corpus["valid"]:
+        validation, _ = make_translation_dataset(
+            corpus["valid"],
+            source_tokenizer,
+            target_tokenizer,
+            max_length=data.max_length,
+            token_budget=data.token_budget,
+            long_pairs="truncate",
+            shuffle=False,
+        )
+    return train, stats, validation
+
+
 def build_model(config, source_tokenizer, target_tokenizer):
     """The Transformer of the run, compiled with the paper's optimizer,
-    schedule and loss (§5.3, §5.4)."""
-    kwargs = config.model.model_kwargs(
-        vocabulary_size=source_tokenizer.vocabulary_size,
-        target_vocabulary_size=(
-            target_tokenizer.vocabulary_size if target_tokenizer else None
-        ),
+    schedule and loss (§5.3, §5.4), sized for the tokenizers."""
+    return compiled_transformer(
+        config,
+        source_tokenizer.vocabulary_size,
+        target_tokenizer.vocabulary_size if target_tokenizer else None,
     )
-    model = Transformer(**kwargs)
-    train = config.train
-    # Keras evaluates the schedule once per batch; with k accumulated batches
-    # per update, stretch warmup by k and scale by sqrt(k) so the rate per
-    # update is the paper's.
-    accumulation = train.gradient_accumulation_steps or 1
-    schedule = TransformerSchedule(
-        model.hidden_dim,
-        warmup_steps=train.warmup_steps * accumulation,
-        scale=train.learning_rate_scale * math.sqrt(accumulation),
-    )
-    model.compile(
-        optimizer=make_optimizer(
-            schedule,
-            gradient_accumulation_steps=train.gradient_accumulation_steps,
-            clipnorm=train.clipnorm,
-        ),
-        loss=LabelSmoothedCrossEntropy(label_smoothing=train.label_smoothing),
-        metrics=[MaskedAccuracy()],
-        jit_compile=train.jit_compile,
-    )
-    return model
 
 
 def make_translator(model, source_tokenizer, target_tokenizer, decode):
@@ -189,29 +193,16 @@ def train(config, workdir, verbose="auto"):
             data, corpus["train"], os.path.join(workdir, "tokenizer")
         )
     )
-    dataset, stats = make_translation_dataset(
-        corpus["train"],
+    dataset, stats, validation = make_datasets(
+        data,
+        corpus,
         source_tokenizer,
         target_tokenizer,
-        max_length=data.max_length,
-        token_budget=devices.token_budget(data.token_budget),
-        long_pairs=data.long_pairs,
-        seed=data.seed,
-        shuffle_buffer=data.shuffle_buffer,
+        devices.token_budget(data.token_budget),
     )
     print(f"Training data: {stats.describe()}")
     dataset = devices.distribute_dataset(dataset, stats.batches)
-    validation = None
-    if corpus["valid"]:
-        validation, _ = make_translation_dataset(
-            corpus["valid"],
-            source_tokenizer,
-            target_tokenizer,
-            max_length=data.max_length,
-            token_budget=data.token_budget,
-            long_pairs="truncate",
-            shuffle=False,
-        )
+    if validation is not None:
         validation = devices.distribute_dataset(validation, None, training=False)
     with devices.scope():
         model = build_model(config, source_tokenizer, target_tokenizer)

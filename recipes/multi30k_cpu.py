@@ -1,4 +1,4 @@
-"""Multi30k English→German in an hour on 2 CPU cores.
+"""Multi30k English→German in about an hour on 2 CPU cores.
 
 The `multi30k` recipe's model and data on a schedule sized for a CPU: 7
 epochs (about 960 updates of 4096 tokens) instead of 50, a warmup of 400
@@ -7,7 +7,8 @@ short run (0.3 pays off only over the long schedule, against overfitting).
 
     keras-transformer train multi30k_cpu --data-dir DIR
 
-The measured result is in recipes/README.md.
+Measured on JAX on 2 CPU cores (recipes/README.md): validation BLEU passed
+30 after 64 minutes (epoch 6), test BLEU 33.3 after 7 epochs.
 """
 
 import dataclasses
@@ -23,8 +24,9 @@ def get_config():
         model=dataclasses.replace(base.model, dropout=0.1),
         train=dataclasses.replace(
             base.train,
-            # An epoch used about 15 CPU-minutes on JAX (recipes/README.md):
-            # 7 fit in the 120 CPU-minutes of an hour on 2 cores.
+            # An epoch takes about 9.5 minutes on JAX on 2 quiet cores,
+            # validation included (recipes/README.md): validation BLEU
+            # passes 30 after epoch 6, in about an hour.
             epochs=7,
             # A peak learning rate of 1.1e-3 (0.35 * (256 * 400)^-0.5) at
             # the third epoch, 7.6e-4 at the end.

@@ -2,6 +2,7 @@
 search in a process where TensorFlow cannot be imported, score and rebuild
 the translator from the fitted weights."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -56,11 +57,9 @@ WITHOUT_TENSORFLOW = textwrap.dedent(
 )
 
 
-def _run(arguments, without_tensorflow=False):
-    command = [sys.executable]
-    command += ["-c", WITHOUT_TENSORFLOW] if without_tensorflow else []
+def _run_without_tensorflow(arguments):
     completed = subprocess.run(
-        command + [SCRIPT] + arguments,
+        [sys.executable, "-c", WITHOUT_TENSORFLOW, SCRIPT] + arguments,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -72,6 +71,17 @@ def _run(arguments, without_tensorflow=False):
     return completed.stdout
 
 
+def _run_here(arguments, monkeypatch, capsys):
+    """Runs the script's main in this process (the TensorFlow steps)."""
+    spec = importlib.util.spec_from_file_location("train_from_arrays", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", [SCRIPT] + arguments)
+    capsys.readouterr()
+    script.main()
+    return capsys.readouterr().out
+
+
 def _ragged(path):
     with np.load(path) as data:
         return np.split(data["values"], np.cumsum(data["lengths"])[:-1])
@@ -81,9 +91,15 @@ def _ragged(path):
     keras.backend.backend() == "tensorflow",
     reason="fitting without TensorFlow needs the JAX or PyTorch backend",
 )
-def test_prepare_fit_without_tensorflow_score_and_rebuild(tmp_path):
+def test_prepare_fit_without_tensorflow_score_and_rebuild(
+    tmp_path, monkeypatch, capsys
+):
     prepared, fitted = str(tmp_path / "prepared"), str(tmp_path / "fitted")
-    _run(["prepare", "builtin", "--out", prepared, "--epochs-of-batches", "2"] + TINY)
+    _run_here(
+        ["prepare", "builtin", "--out", prepared, "--epochs-of-batches", "2"] + TINY,
+        monkeypatch,
+        capsys,
+    )
     with open(os.path.join(prepared, "meta.json")) as file:
         meta = json.load(file)
     assert meta["train_pairs"] > 0
@@ -104,7 +120,7 @@ def test_prepare_fit_without_tensorflow_score_and_rebuild(tmp_path):
         a.shape != b.shape or (a != b).any() for a, b in zip(first, second, strict=True)
     )
 
-    printed = _run(["fit", prepared, "--out", fitted], without_tensorflow=True)
+    printed = _run_without_tensorflow(["fit", prepared, "--out", fitted])
     assert "Averaged epoch-0002.weights.h5, epoch-0003.weights.h5." in printed
     with open(os.path.join(fitted, "results.json")) as file:
         results = json.load(file)
@@ -113,7 +129,11 @@ def test_prepare_fit_without_tensorflow_score_and_rebuild(tmp_path):
     assert len(hypotheses) == 5
 
     translator_dir = str(tmp_path / "translator")
-    printed = _run(["score", prepared, fitted, "--translator", translator_dir])
+    printed = _run_here(
+        ["score", prepared, fitted, "--translator", translator_dir],
+        monkeypatch,
+        capsys,
+    )
     assert "test: BLEU" in printed and "on 5 sentences" in printed
     # The rebuilt translator, given the fitted (averaged) weights, searches
     # exactly what the fit process searched.

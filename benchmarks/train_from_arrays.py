@@ -136,6 +136,7 @@ def fit(args):
     import keras
 
     from keras_transformer.config import load_config
+    from keras_transformer.data.special_tokens import PAD_ID
     from keras_transformer.decoding import Generator, search_in_batches
     from keras_transformer.training.callbacks import (
         CheckpointKeeper,
@@ -163,13 +164,14 @@ def fit(args):
         def __init__(self, arrays, prefixes):
             super().__init__()
             self.arrays, self.prefixes, self.epoch = arrays, prefixes, 0
+            # Every prepared epoch holds the same number of batches.
+            self.batches = sum(
+                key.startswith(prefixes[0]) and key.endswith("_labels")
+                for key in arrays
+            )
 
         def __len__(self):
-            return (
-                meta["batches_per_epoch"]
-                if len(self.prefixes) > 1
-                else (len(self.arrays) // 3)
-            )
+            return self.batches
 
         def __getitem__(self, index):
             prefix = f"{self.prefixes[self.epoch % len(self.prefixes)]}{index:05d}_"
@@ -178,7 +180,7 @@ def fit(args):
                 "encoder_token_ids": self.arrays[prefix + "encoder"].astype("int32"),
                 "decoder_token_ids": self.arrays[prefix + "decoder"].astype("int32"),
             }
-            return inputs, labels, (labels != 0).astype("float32")
+            return inputs, labels, (labels != PAD_ID).astype("float32")
 
         def on_epoch_end(self):
             self.epoch += 1

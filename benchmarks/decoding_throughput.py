@@ -11,7 +11,8 @@ model trained on the training split) with beam 4 and a forced output length
 systems do the same work), and prints sentences/s and output tokens/s of:
 
 - ours, cached: `Generator` (the key/value cache, compiled by Keras:
-  jax.jit, tf.function; on torch eager and, with --torch-compile, compiled);
+  jax.jit, tf.function; on torch eager and, with --torch-compile, a step
+  compiled by torch.compile);
 - ours, uncached: the same beam search whose step reruns the whole decoder
   over the static-length prefix buffer (what a compiled loop without a cache
   must do), at output lengths 16, 32 and 64, to show how cost grows;

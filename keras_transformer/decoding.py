@@ -23,8 +23,9 @@ length + 50 in the paper), and never more than the static `max_length`. A
 hypothesis that reaches its limit is ended with the end token.
 
 `Generator` wraps a search in a Keras model's `predict_step`, so Keras
-compiles it on every backend (`jax.jit`, `tf.function`, `torch.compile` when
-`jit_compile=True`) without backend code here.
+compiles it with the backend's compiler (`jax.jit`, `tf.function`). PyTorch
+cannot compile the loop; with `jit_compile=True` it compiles the loop's body
+(`search_step_compiler`, the one backend-specific piece).
 """
 
 import keras
@@ -32,6 +33,7 @@ import numpy as np
 from keras import ops
 
 from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
+from keras_transformer.search_step_compiler import search_step_compiler
 
 NEGATIVE_INFINITY = float("-inf")
 
@@ -121,11 +123,14 @@ def _staged_while_loop(
     resize_cache,
     first_stage,
     longest,
+    compile_step=None,
 ):
     """`ops.while_loop` over output positions; with `resize_cache`, the cache
     (`state[cache_position]`) is resized by `resize_cache(cache, length)` to
     each of `cache_stages(max_length, first_stage, longest)` before its
-    positions."""
+    positions; with `compile_step`, the loop runs `compile_step(step)`."""
+    if compile_step is not None:
+        step = compile_step(step)
     stages = [max_length]
     if resize_cache is not None:
         stages = cache_stages(max_length, first_stage, longest)
@@ -157,6 +162,7 @@ def greedy_search(
     resize_cache=None,
     first_cache_length=16,
     longest_output=None,
+    compile_step=None,
 ):
     """Picks the most probable token at every step.
 
@@ -174,6 +180,9 @@ def greedy_search(
         first_cache_length: the first stage's length.
         longest_output: a static bound on a tensor `max_length`, which lets
             its cache grow in stages too (`cache_stages`).
+        compile_step: optional function that compiles the loop's body, for a
+            backend that runs the loop itself in Python
+            (`search_step_compiler`: `torch.compile` on PyTorch).
 
     Returns:
         `(token_ids, scores)`: `(batch, max_length)` int32 output tokens (the
@@ -212,6 +221,7 @@ def greedy_search(
         resize_cache,
         first_cache_length,
         longest_output,
+        compile_step,
     )
     return tokens[:, 1:], scores
 
@@ -245,6 +255,7 @@ def beam_search(
     resize_cache=None,
     first_cache_length=16,
     longest_output=None,
+    compile_step=None,
 ):
     """Beam search with the GNMT length penalty (Vaswani et al. 2017, §6.1).
 
@@ -271,7 +282,7 @@ def beam_search(
             `greedy_search`.
         length_penalty_alpha: the GNMT alpha; `0` ranks by log probability.
         output_limits: optional `(batch,)` per-sentence limits.
-        resize_cache, first_cache_length, longest_output: as in
+        resize_cache, first_cache_length, longest_output, compile_step: as in
             `greedy_search`.
 
     Returns:
@@ -382,6 +393,7 @@ def beam_search(
         resize_cache,
         first_cache_length,
         longest_output,
+        compile_step,
     )
     finished_sequences, finished_scores = state[4], state[5]
     return finished_sequences[:, :, 1:], finished_scores
@@ -446,9 +458,10 @@ class Generator(keras.Model):
     The search is the model's `call`, so `generate` (Keras'
     `predict_on_batch`) compiles it the way Keras compiles prediction on the
     backend: `jax.jit` on JAX, a `tf.function` (XLA with `jit_compile=True`)
-    on TensorFlow, `torch.compile` on PyTorch with `jit_compile=True`. A new
-    source shape compiles again on JAX, so callers pad sources to a few
-    lengths (the `Translator` does).
+    on TensorFlow. On PyTorch the search runs eagerly, or, with
+    `jit_compile=True`, its loop runs in Python around a step compiled by
+    `torch.compile` (`search_step_compiler`). A new source shape compiles
+    again, so callers pad sources to a few lengths (the `Translator` does).
 
     Args:
         model: a `keras_transformer.models.Transformer`.
@@ -461,7 +474,9 @@ class Generator(keras.Model):
             doubles when the outputs reach its end (`cache_stages`), so short
             outputs do not pay for the longest allowed; `None`: one cache of
             the full length.
-        jit_compile: `"auto"`, `True` or `False`, as in `Model.compile`.
+        jit_compile: `"auto"`, `True` or `False`, as in `Model.compile`
+            (`"auto"` is eager on PyTorch: a compiled step pays off only
+            over many batches of one shape).
 
     Example:
 
@@ -503,7 +518,9 @@ class Generator(keras.Model):
         self.max_length_offset = max_length_offset
         self.max_output_length = max_output_length
         self.first_cache_length = first_cache_length
-        self.compile(jit_compile=jit_compile)
+        self._compile_step = search_step_compiler(jit_compile)
+        # Where the step is compiled, Keras must not compile the whole search.
+        self.compile(jit_compile=False if self._compile_step else jit_compile)
         self.built = True
 
     def search_length(self, source_length):
@@ -539,9 +556,9 @@ class Generator(keras.Model):
         stages = cache_stages(
             max_length, self.first_cache_length, self.max_output_length
         )
-        staging = {}
+        search_options = {"compile_step": self._compile_step}
         if len(stages) > 1:
-            staging = {
+            search_options |= {
                 "resize_cache": resize_self_attention_cache,
                 "first_cache_length": self.first_cache_length,
                 "longest_output": self.max_output_length,
@@ -551,7 +568,12 @@ class Generator(keras.Model):
         )
         if self.num_beams == 1:
             token_ids, scores = greedy_search(
-                next_token_logits, cache, batch_size, max_length, limits, **staging
+                next_token_logits,
+                cache,
+                batch_size,
+                max_length,
+                limits,
+                **search_options,
             )
             token_ids, scores = token_ids[:, None], scores[:, None]
         else:
@@ -563,7 +585,7 @@ class Generator(keras.Model):
                 max_length,
                 self.length_penalty,
                 limits,
-                **staging,
+                **search_options,
             )
         return {"token_ids": token_ids, "scores": scores}
 

@@ -8,7 +8,9 @@ short run (0.3 pays off only over the long schedule, against overfitting).
     keras-transformer train multi30k_cpu --data-dir DIR
 
 Measured on JAX on 2 CPU cores (recipes/README.md): validation BLEU passed
-30 after 64 minutes (epoch 6), test BLEU 33.3 after 7 epochs.
+30 after 64 minutes (epoch 6), test BLEU 33.3 after 7 epochs. On a CPU,
+`KERAS_BACKEND=tensorflow` runs its updates in about two thirds of JAX's
+time (1.5 s against 2.3 s here).
 """
 
 import dataclasses

@@ -282,6 +282,37 @@ def test_unknown_source_length_grows_the_cache_in_stages(num_beams):
     np.testing.assert_allclose(found["scores"], expected["scores"], rtol=1e-5)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="only PyTorch compiles the search's step (JAX and TensorFlow compile "
+    "the whole loop)",
+)
+def test_torch_compiled_step_finds_what_the_eager_search_finds():
+    import torch
+
+    keras.utils.set_random_seed(2)
+    model = _random_model()
+    settings = {
+        "num_beams": 3,
+        "max_length_offset": 6,
+        "max_output_length": 8,
+        "first_cache_length": 4,  # two cache stages: two step shapes
+    }
+    sources = _sources()
+    expected = Generator(model, jit_compile=False, **settings).generate(sources)
+    torch._dynamo.reset()
+    generator = Generator(model, jit_compile=True, **settings)
+    found = generator.generate(sources)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs >= 2  # at least one compiled step per cache stage
+    np.testing.assert_array_equal(found["token_ids"], expected["token_ids"])
+    np.testing.assert_allclose(found["scores"], expected["scores"], rtol=1e-5)
+    # Another batch of the same shape reuses the compiled steps.
+    again = generator.generate(sources[::-1].copy())
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    np.testing.assert_array_equal(again["token_ids"], found["token_ids"][::-1])
+
+
 def test_generator_rejects_bad_settings():
     model = _random_model()
     with pytest.raises(ValueError, match="num_beams"):

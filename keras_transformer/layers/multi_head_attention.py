@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer.layers.dropout import seeded_dropout
 from keras_transformer.layers.initializers import clone_initializer
 from keras_transformer.layers.masking import merge_attention_masks
 
@@ -148,8 +149,8 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_fused_attention = use_fused_attention
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self._dropout_layer = keras.layers.Dropout(
-            dropout, dtype=self.dtype_policy, name="attention_dropout"
+        self._dropout_layer = seeded_dropout(
+            dropout, "attention_dropout", self.dtype_policy
         )
 
     def _projection(self, units, name):

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_transformer.layers.dropout import seeded_dropout
 from keras_transformer.layers.initializers import clone_initializer
 
 
@@ -62,8 +63,8 @@ class PositionwiseFeedForward(keras.layers.Layer):
             self.intermediate_dim, self.activation, "intermediate_dense"
         )
         self._intermediate_dense.build(inputs_shape)
-        self._activation_dropout = keras.layers.Dropout(
-            self.activation_dropout, dtype=self.dtype_policy, name="activation_dropout"
+        self._activation_dropout = seeded_dropout(
+            self.activation_dropout, "activation_dropout", self.dtype_policy
         )
         self._output_dense = self._dense(inputs_shape[-1], None, "output_dense")
         self._output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_transformer.layers.dropout import seeded_dropout
 from keras_transformer.layers.multi_head_attention import MultiHeadAttention
 from keras_transformer.layers.position_wise_feed_forward import (
     PositionwiseFeedForward,
@@ -120,7 +121,7 @@ class TransformerLayerBase(keras.layers.Layer):
         )
 
     def _make_dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+        return seeded_dropout(self.dropout, name, self.dtype_policy)
 
     def _build_residual_wrapping(self, name, inputs_shape):
         """The layer norm `_{name}_layer_norm` and dropout `_{name}_dropout`

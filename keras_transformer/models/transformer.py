@@ -4,6 +4,7 @@ import copy
 
 import keras
 
+from keras_transformer.layers.dropout import seeded_dropout
 from keras_transformer.layers.learned_position_embedding import (
     LearnedPositionEmbedding,
 )
@@ -173,11 +174,11 @@ class Transformer(keras.Model):
             )
         encoder_position_encoding = positions("encoder_position_encoding")
         decoder_position_encoding = positions("decoder_position_encoding")
-        encoder_embedding_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="encoder_embedding_dropout"
+        encoder_embedding_dropout = seeded_dropout(
+            dropout, "encoder_embedding_dropout", dtype
         )
-        decoder_embedding_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="decoder_embedding_dropout"
+        decoder_embedding_dropout = seeded_dropout(
+            dropout, "decoder_embedding_dropout", dtype
         )
         encoder = TransformerEncoder(**stack_kwargs, name="encoder")
         decoder = TransformerDecoder(**stack_kwargs, name="decoder")

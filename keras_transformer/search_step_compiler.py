@@ -1,0 +1,36 @@
+"""Compiling the body of a search loop, on the backend that needs it: PyTorch.
+
+JAX and TensorFlow compile a whole search, loop included (`Generator`'s
+`predict_step` under `jax.jit` or `tf.function`). On PyTorch,
+`keras.ops.while_loop` is a Python loop whose condition is read back from
+the device at every step; `torch.compile` of the whole search breaks its
+graph there and recompiles for every step index, so it never finishes
+compiling a search of useful length. What torch can compile is the loop's
+body: one step of the search (the decoder step with its cache, the beam
+bookkeeping) becomes one compiled graph, called once per output position.
+This module is the one place in decoding that imports a backend.
+"""
+
+import keras
+
+
+def search_step_compiler(jit_compile):
+    """The `compile_step` a search gets from `Generator(jit_compile=...)`.
+
+    Returns `None` (the step runs as written) except on PyTorch with
+    `jit_compile=True`, where it returns a function that wraps a step in
+    `torch.compile(step, dynamic=False)`: each shape (batch, source length,
+    cache stage) compiles once, on first use, and torch keeps up to
+    `torch._dynamo.config.cache_size_limit` (8 by default) shapes per step
+    function, then runs further shapes eagerly with a warning; a `Translator`
+    (a few source lengths, batch sizes that are powers of two) stays within
+    a few shapes per length bucket.
+    """
+    if jit_compile is not True or keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    def compile_step(step):
+        return torch.compile(step, dynamic=False)
+
+    return compile_step

@@ -475,8 +475,9 @@ class Generator(keras.Model):
             outputs do not pay for the longest allowed; `None`: one cache of
             the full length.
         jit_compile: `"auto"`, `True` or `False`, as in `Model.compile`
-            (`"auto"` is eager on PyTorch: a compiled step pays off only
-            over many batches of one shape).
+            (`"auto"` is eager on PyTorch, as in Keras: the compiled step
+            takes minutes to compile and was no faster on a CPU; README
+            "Decoding").
 
     Example:
 

@@ -20,11 +20,10 @@ def search_step_compiler(jit_compile):
     Returns `None` (the step runs as written) except on PyTorch with
     `jit_compile=True`, where it returns a function that wraps a step in
     `torch.compile(step, dynamic=False)`: each shape (batch, source length,
-    cache stage) compiles once, on first use, and torch keeps up to
-    `torch._dynamo.config.cache_size_limit` (8 by default) shapes per step
-    function, then runs further shapes eagerly with a warning; a `Translator`
-    (a few source lengths, batch sizes that are powers of two) stays within
-    a few shapes per length bucket.
+    cache stage) compiles once, on first use. Torch keeps
+    `torch._dynamo.config.recompile_limit` (8) compiled versions of a step
+    function and runs further shapes eagerly, with a warning; raise it when
+    translating many shapes.
     """
     if jit_compile is not True or keras.backend.backend() != "torch":
         return None

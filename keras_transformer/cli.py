@@ -52,7 +52,9 @@ def _load_translator(args):
         overrides["num_beams"] = args.num_beams
     if getattr(args, "batch_size", None):
         overrides["batch_size"] = args.batch_size
-    return Translator.load(args.translator, **overrides)
+    return Translator.load(
+        args.translator, weights=getattr(args, "weights", None), **overrides
+    )
 
 
 def _run_config(translator_dir):
@@ -179,7 +181,13 @@ def _plot_history(args):
     return 0
 
 
-def _add_decoding_arguments(parser):
+def _add_translator_arguments(parser):
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="load these weights over the translator's (e.g. the run's "
+        "checkpoints/best.weights.h5)",
+    )
     parser.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
     parser.add_argument("--batch-size", type=int, help="sentences per search")
 
@@ -226,7 +234,7 @@ def build_parser():
     evaluate.add_argument("--reference-file", help="references, one per line")
     evaluate.add_argument("--output", help="write the translations here")
     evaluate.add_argument("--json", action="store_true", help="print scores as JSON")
-    _add_decoding_arguments(evaluate)
+    _add_translator_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
     translate = commands.add_parser(
@@ -235,7 +243,7 @@ def build_parser():
     translate.add_argument("translator", help="a translator directory")
     translate.add_argument("texts", nargs="*", help="sentences to translate")
     translate.add_argument("--input", help="a file of sentences ('-': stdin)")
-    _add_decoding_arguments(translate)
+    _add_translator_arguments(translate)
     translate.set_defaults(handler=_translate)
 
     export = commands.add_parser(
@@ -300,7 +308,15 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras and args.command == "translate" and not args.input:
+        # Sentences after an option (`translate DIR --num-beams 2 "Hello."`):
+        # argparse leaves a positional list that follows an option unparsed.
+        unknown = [extra for extra in extras if extra.startswith("-")]
+        if not unknown:
+            args.texts, extras = args.texts + extras, []
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

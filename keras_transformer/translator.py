@@ -16,6 +16,7 @@ import json
 import os
 import warnings
 
+import h5py
 import keras
 
 from keras_transformer.atomic import atomic_directory
@@ -205,9 +206,14 @@ class Translator:
                 json.dump(config, file, indent=2)
 
     @classmethod
-    def load(cls, directory, **overrides):
+    def load(cls, directory, weights=None, **overrides):
         """Reads what `save` wrote; keyword arguments override the saved
-        decoding settings (e.g. `num_beams=1`)."""
+        decoding settings (e.g. `num_beams=1`).
+
+        `weights`: a `.weights.h5` file of the same model (a run's
+        `checkpoints/best.weights.h5` or `step-*.weights.h5`) to load over
+        the saved weights, keeping the translator's tokenizers and settings.
+        """
         config = read_translator_config(directory)
         unknown = set(overrides) - set(DECODING_SETTINGS) - {"jit_compile"}
         if unknown:
@@ -218,6 +224,8 @@ class Translator:
         model = keras.saving.load_model(
             os.path.join(directory, config["model"]), compile=False
         )
+        if weights is not None:
+            _load_checkpoint(model, weights, directory)
         source = SubwordTokenizer.load(
             os.path.join(directory, config["source_tokenizer"])
         )
@@ -248,6 +256,49 @@ def read_translator_config(directory):
             f"keras_transformer reads format {FORMAT_VERSION}."
         )
     return config
+
+
+def _load_checkpoint(model, path, directory):
+    path = os.fspath(path)
+    if not path.endswith(".weights.h5"):
+        raise ValueError(
+            f"{path} is not a weights file: expected a .weights.h5 file such "
+            "as <workdir>/checkpoints/best.weights.h5."
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No weights file {path}. A run keeps its checkpoints in "
+            "<workdir>/checkpoints/ (best.weights.h5, step-*.weights.h5)."
+        )
+    advice = "Pass a checkpoint of the run that saved this translator."
+    # Keras loads a file of a deeper model into a shallower one without a
+    # word (the extra layers are ignored), so the count is checked first.
+    arrays = _count_arrays(path)
+    if arrays != len(model.weights):
+        raise ValueError(
+            f"The weights in {path} do not fit the model of the translator "
+            f"{directory}: the file holds {arrays} arrays, the model has "
+            f"{len(model.weights)} weights. {advice}"
+        )
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            f"The weights in {path} do not fit the model of the translator "
+            f"{directory}: {error} {advice}"
+        ) from error
+
+
+def _count_arrays(path):
+    """The number of arrays in a `.weights.h5` file (one per model weight)."""
+    arrays = []
+    with h5py.File(path, "r") as file:
+        file.visititems(
+            lambda name, item: (
+                arrays.append(name) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    return len(arrays)
 
 
 def _check_strings(texts):

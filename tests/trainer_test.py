@@ -153,6 +153,8 @@ def test_mixed_precision_and_step_checkpoints_averaged(tmp_path, capsys):
         (["train", "builtin", "--set", "model.num_layers=2.5"], "model.num_layers"),
         (["train", "no_such_recipe"], "builtin"),
         (["translate", "no/such/translator", "hello"], "not a saved translator"),
+        (["translate", "t", "--num-beams", "2", "--bogus", "hi"], "--bogus"),
+        (["evaluate", "t", "extra"], "unrecognized arguments: extra"),
     ],
 )
 def test_cli_errors_name_the_problem(argv, message, capsys):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_transformer import Transformer
+from keras_transformer.cli import main as cli_main
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.export import export_saved_model, next_version
 from keras_transformer.translator import Translator
@@ -95,6 +96,76 @@ def test_save_and_load_round_trip(tokenizer, tmp_path):
     assert greedy.num_beams == 1
     with pytest.raises(TypeError, match="Unknown Translator settings"):
         Translator.load(tmp_path / "translator", beams=1)
+
+
+def test_load_with_a_checkpoint_takes_its_weights(tokenizer, tmp_path, capsys):
+    translator = _translator(tokenizer)
+    translator.save(tmp_path / "translator")
+    for variable in translator.model.weights:
+        variable.assign(variable * 1.5 + 0.01)
+    translator.model.save_weights(tmp_path / "step-0000009.weights.h5")
+    loaded = Translator.load(
+        tmp_path / "translator", weights=tmp_path / "step-0000009.weights.h5"
+    )
+    for mine, expected in zip(
+        loaded.model.weights, translator.model.weights, strict=True
+    ):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(expected)
+        )
+    assert loaded.translate(SENTENCES) == translator.translate(SENTENCES)
+
+    checkpoint = str(tmp_path / "step-0000009.weights.h5")
+    capsys.readouterr()
+    cli_main(
+        ["translate", str(tmp_path / "translator"), "--weights", checkpoint]
+        + SENTENCES[:1]
+    )
+    assert capsys.readouterr().out.splitlines() == translator.translate(SENTENCES[:1])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(
+            [
+                "translate",
+                str(tmp_path / "translator"),
+                "hello",
+                "--weights",
+                str(tmp_path / "no.weights.h5"),
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "No weights file" in capsys.readouterr().err
+
+
+def test_load_explains_a_checkpoint_that_does_not_fit(tokenizer, tmp_path):
+    _translator(tokenizer).save(tmp_path / "translator")
+    # The translator's model has 1 layer and width 16.
+    for name, num_layers, hidden_dim, found in [
+        ("deeper", 2, 16, "the file holds 85 arrays, the model has 43 weights"),
+        ("wider", 1, 32, "shape"),
+    ]:
+        other = Transformer(
+            vocabulary_size=tokenizer.vocabulary_size,
+            num_layers=num_layers,
+            num_heads=2,
+            hidden_dim=hidden_dim,
+            intermediate_dim=32,
+        )
+        other(
+            {
+                "encoder_token_ids": np.array([[5, 6, 7]]),
+                "decoder_token_ids": np.array([[1, 8]]),
+            }
+        )
+        other.save_weights(tmp_path / f"{name}.weights.h5")
+        with pytest.raises(ValueError, match="do not fit the model") as error:
+            Translator.load(
+                tmp_path / "translator", weights=tmp_path / f"{name}.weights.h5"
+            )
+        assert found in str(error.value)
+    with pytest.raises(FileNotFoundError, match="No weights file"):
+        Translator.load(tmp_path / "translator", weights=tmp_path / "no.weights.h5")
+    with pytest.raises(ValueError, match="expected a .weights.h5 file"):
+        Translator.load(tmp_path / "translator", weights=tmp_path / "translator")
 
 
 def test_load_explains_a_wrong_directory(tmp_path):

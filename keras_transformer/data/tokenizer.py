@@ -28,6 +28,7 @@ import numpy as np
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
+from sentencepiece import sentencepiece_model_pb2
 
 from keras_transformer.atomic import atomic_write_bytes
 from keras_transformer.data.special_tokens import (
@@ -56,6 +57,20 @@ def _captured_stderr():
             os.close(saved)
             capture.seek(0)
             captured.text = capture.read().decode("utf-8", "replace")
+
+
+def _one_line(text):
+    """`text` as one line of the trainer's input file (a line break inside a
+    sentence would split it in two)."""
+    return " ".join(text.splitlines()) + "\n"
+
+
+def _without_input_paths(proto):
+    """The model without the trainer's input file names (a temporary path)."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(proto)
+    del model.trainer_spec.input[:]
+    return model.SerializeToString()
 
 
 class SubwordTokenizer:
@@ -102,13 +117,16 @@ class SubwordTokenizer:
             raise ValueError(
                 f"model_type must be one of {MODEL_TYPES}; received {model_type!r}."
             )
-        dataset = tf.data.Dataset.from_generator(
-            lambda: iter(texts), output_signature=tf.TensorSpec((), tf.string)
-        )
-        with _captured_stderr() as log:
+        with tempfile.TemporaryDirectory() as directory, _captured_stderr() as log:
+            # The trainer reads a text file (one sentence a line) 40 times
+            # faster than a tf.data generator of strings: 0.7 s against 33 s
+            # for the built-in corpus's 40,000 sentences.
+            path = os.path.join(directory, "sentences.txt")
+            with open(path, "w", encoding="utf-8") as file:
+                file.writelines(_one_line(text) for text in texts)
             try:
                 proto = keras_hub.tokenizers.compute_sentence_piece_proto(
-                    dataset, vocabulary_size, model_type=model_type, lowercase=lowercase
+                    [path], vocabulary_size, model_type=model_type, lowercase=lowercase
                 )
             except RuntimeError as error:
                 failure = error
@@ -120,7 +138,7 @@ class SubwordTokenizer:
                 f"vocabulary: {failure}. If the vocabulary is too large for the "
                 f"corpus, lower vocabulary_size. Trainer log (end):\n{log.text[-2000:]}"
             ) from failure
-        return cls(proto)
+        return cls(_without_input_paths(proto))
 
     @property
     def vocabulary_size(self):

@@ -51,8 +51,10 @@ class TranslationQuality(keras.callbacks.Callback):
         scores, _ = evaluate_translator(self._translator, self.pairs)
         logs["val_bleu"] = scores.bleu
         logs["val_chrf"] = scores.chrf
+        # A leading newline, as Keras' ModelCheckpoint does: the progress
+        # bar's line is still open when epoch-end callbacks run.
         print(
-            f"Epoch {epoch + 1}: validation BLEU {scores.bleu:.2f}, "
+            f"\nEpoch {epoch + 1}: validation BLEU {scores.bleu:.2f}, "
             f"chrF {scores.chrf:.2f} ({scores.sentences} sentences)"
         )
 

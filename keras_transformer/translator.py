@@ -290,14 +290,17 @@ def _load_checkpoint(model, path, directory):
 
 
 def _count_arrays(path):
-    """The number of arrays in a `.weights.h5` file (one per model weight)."""
+    """The number of model arrays in a `.weights.h5` file (one per weight);
+    the optimizer's, which training checkpoints also hold, are not counted."""
     arrays = []
     with h5py.File(path, "r") as file:
-        file.visititems(
-            lambda name, item: (
-                arrays.append(name) if isinstance(item, h5py.Dataset) else None
-            )
-        )
+        for name, group in file.items():
+            if name != "optimizer" and isinstance(group, h5py.Group):
+                group.visititems(
+                    lambda name, item: (
+                        arrays.append(name) if isinstance(item, h5py.Dataset) else None
+                    )
+                )
     return len(arrays)
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from keras_transformer.cli import main as cli_main
@@ -140,6 +141,21 @@ def test_mixed_precision_and_step_checkpoints_averaged(tmp_path, capsys):
     ]
     assert "Averaged the weights of the last 2 checkpoints" in capsys.readouterr().out
     translator = Translator.load(tmp_path / "translator")
+    # A training checkpoint (optimizer state included) loads over its weights.
+    step_2 = Translator.load(
+        tmp_path / "translator",
+        weights=tmp_path / "checkpoints" / "step-0000002.weights.h5",
+    )
+    assert isinstance(step_2.translate("A dog runs."), str)
+    # The saved translator holds the average of steps 2 and 4, not step 2.
+    assert any(
+        not np.array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(saved)
+        )
+        for mine, saved in zip(
+            step_2.model.weights, translator.model.weights, strict=True
+        )
+    )
     # Variables stay float32 under the mixed policy; the saved model says so.
     assert translator.model.dtype_policy.name == "mixed_bfloat16"
     assert {v.dtype for v in translator.model.trainable_variables} == {"float32"}

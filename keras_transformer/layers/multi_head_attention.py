@@ -13,6 +13,14 @@ from keras_transformer.layers.masking import merge_attention_masks
 # so float16 logits cannot overflow (the value Keras' backends use as well).
 _LARGE_NEGATIVE = -0.7 * 3.38953e38
 
+# `flash_attention` of `ops.dot_product_attention`. `None` lets Keras test
+# whether a flash kernel applies; on PyTorch that test builds a
+# `torch.backends.cuda.SDPAParams`, a C++ object `torch.compile` cannot trace
+# (one graph break per attention call in a compiled search step). `False`
+# skips the test and calls `scaled_dot_product_attention` unrestricted, which
+# picks its own kernel, flash included where it applies.
+_FLASH_ATTENTION = False if keras.backend.backend() == "torch" else None
+
 
 def scaled_dot_product_attention(
     query, key, value, mask=None, dropout_layer=None, training=None
@@ -298,6 +306,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 mask=mask,
                 scale=1.0 / math.sqrt(self.key_dim),
                 is_causal=is_causal,
+                flash_attention=_FLASH_ATTENTION,
             )
             return outputs, None
         if is_causal:

@@ -108,7 +108,8 @@ class SubwordTokenizer:
 
         Args:
             texts: iterable of strings (for a joint vocabulary, both sides);
-                it is streamed, not held in memory.
+                it is streamed into a temporary file (one sentence a line)
+                that SentencePiece's trainer reads.
             vocabulary_size: number of pieces, special tokens included.
             model_type: `"unigram"` (SentencePiece's default) or `"bpe"`.
             lowercase: lowercase the text before learning and tokenizing.

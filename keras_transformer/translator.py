@@ -16,12 +16,15 @@ import json
 import os
 import warnings
 
-import h5py
 import keras
 
 from keras_transformer.atomic import atomic_directory
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.decoding import Generator, search_in_batches
+from keras_transformer.training.checkpoint_averaging import (
+    WEIGHTS_SUFFIX,
+    read_weights_layout,
+)
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "translator.json"
@@ -260,10 +263,10 @@ def read_translator_config(directory):
 
 def _load_checkpoint(model, path, directory):
     path = os.fspath(path)
-    if not path.endswith(".weights.h5"):
+    if not path.endswith(WEIGHTS_SUFFIX):
         raise ValueError(
-            f"{path} is not a weights file: expected a .weights.h5 file such "
-            "as <workdir>/checkpoints/best.weights.h5."
+            f"{path} is not a weights file: expected a {WEIGHTS_SUFFIX} file "
+            "such as <workdir>/checkpoints/best.weights.h5."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -272,8 +275,11 @@ def _load_checkpoint(model, path, directory):
         )
     advice = "Pass a checkpoint of the run that saved this translator."
     # Keras loads a file of a deeper model into a shallower one without a
-    # word (the extra layers are ignored), so the count is checked first.
-    arrays = _count_arrays(path)
+    # word (the extra layers are ignored), so the count is checked first;
+    # training checkpoints also hold the optimizer's arrays, not counted.
+    arrays = sum(
+        not name.startswith("optimizer/") for name in read_weights_layout(path)
+    )
     if arrays != len(model.weights):
         raise ValueError(
             f"The weights in {path} do not fit the model of the translator "
@@ -287,21 +293,6 @@ def _load_checkpoint(model, path, directory):
             f"The weights in {path} do not fit the model of the translator "
             f"{directory}: {error} {advice}"
         ) from error
-
-
-def _count_arrays(path):
-    """The number of model arrays in a `.weights.h5` file (one per weight);
-    the optimizer's, which training checkpoints also hold, are not counted."""
-    arrays = []
-    with h5py.File(path, "r") as file:
-        for name, group in file.items():
-            if name != "optimizer" and isinstance(group, h5py.Group):
-                group.visititems(
-                    lambda name, item: (
-                        arrays.append(name) if isinstance(item, h5py.Dataset) else None
-                    )
-                )
-    return len(arrays)
 
 
 def _check_strings(texts):

@@ -86,8 +86,9 @@ def _is_float(dtype):
     return "float" in keras.backend.standardize_dtype(dtype)
 
 
-def _read_layout(path):
-    """`{dataset name: shape}` of every array in an HDF5 file."""
+def read_weights_layout(path):
+    """`{dataset name: shape}` of every array in an HDF5 file such as a
+    `.weights.h5` (a compiled model's also holds `optimizer/...` arrays)."""
     layout = {}
 
     def visit(name, item):
@@ -104,7 +105,7 @@ def _expected_layout(model):
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "reference" + WEIGHTS_SUFFIX)
         model.save_weights(path)
-        return _read_layout(path)
+        return read_weights_layout(path)
 
 
 def _check_file(path, expected):
@@ -116,7 +117,7 @@ def _check_file(path, expected):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint weights file not found: {path!r}.")
     try:
-        found = _read_layout(path)
+        found = read_weights_layout(path)
     except OSError as error:
         raise ValueError(f"Could not read {path!r} as HDF5: {error}") from error
     if found == expected:

@@ -24,12 +24,28 @@ def search_step_compiler(jit_compile):
     `torch._dynamo.config.recompile_limit` (8) compiled versions of a step
     function and runs further shapes eagerly, with a warning; raise it when
     translating many shapes.
+
+    The very first step runs eagerly. A Keras layer records its name-scope
+    path on its first call; dynamo guards on that attribute, so a step that
+    compiled while the decoder's layers had never been called (a model just
+    loaded) would compile again at the next step.
     """
     if jit_compile is not True or keras.backend.backend() != "torch":
         return None
     import torch
 
+    layers_called = False
+
     def compile_step(step):
-        return torch.compile(step, dynamic=False)
+        compiled = torch.compile(step, dynamic=False)
+
+        def run_step(*state):
+            nonlocal layers_called
+            if layers_called:
+                return compiled(*state)
+            layers_called = True
+            return step(*state)
+
+        return run_step
 
     return compile_step

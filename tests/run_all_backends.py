@@ -1,10 +1,14 @@
 """Runs the test suite once per Keras backend, each in its own process.
 
 Keras reads `KERAS_BACKEND` once, at import, so one process cannot test two
-backends. Backends run one after another (the suite saturates the cores; in
-parallel, thread pools oversubscribe and everything slows down).
+backends. Backends run one after another; within one, pytest-xdist spreads
+the tests over `--workers` processes (2 by default: most tests are small and
+single-threaded, so two workers keep two cores busy; more only adds copies of
+TensorFlow, JAX and PyTorch in memory). `--workers 0` runs them in the
+pytest process itself.
 
-    python tests/run_all_backends.py [--backends jax,torch] [pytest args...]
+    python tests/run_all_backends.py [--backends jax,torch] [--workers N]
+                                     [pytest args...]
 
 Prints one summary at the end and exits non-zero if any backend failed.
 """
@@ -21,7 +25,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_backend(backend, pytest_args):
+def run_backend(backend, workers, pytest_args):
     """Runs pytest under one backend; returns (counts, seconds, exit code)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
@@ -41,10 +45,10 @@ def run_backend(backend, pytest_args):
         command = [
             sys.executable,
             "-m",
-            "pytest",
-            "tests",
+            "pytest",  # pyproject's testpaths: all of tests/ unless paths are given
             f"--junitxml={report}",
             "--durations=15",
+            f"--numprocesses={workers}",
             *pytest_args,
         ]
         print(f"\n===== {backend}: {' '.join(command[2:])}", flush=True)
@@ -67,13 +71,22 @@ def run_backend(backend, pytest_args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="pytest-xdist worker processes per backend; 0 runs the tests in "
+        "the pytest process (default: 2)",
+    )
     args, pytest_args = parser.parse_known_args()
+    if args.workers < 0:
+        parser.error(f"--workers must be 0 or more; received {args.workers}")
     backends = [b for b in args.backends.split(",") if b]
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backend(s) {sorted(unknown)}; choose from {BACKENDS}")
 
-    results = {b: run_backend(b, pytest_args) for b in backends}
+    results = {b: run_backend(b, args.workers, pytest_args) for b in backends}
 
     print("\n===== summary")
     print(f"{'backend':<12}{'passed':>8}{'failed':>8}{'skipped':>9}{'seconds':>9}")

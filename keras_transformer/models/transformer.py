@@ -309,6 +309,7 @@ class Transformer(keras.Model):
         cross_attention_cache,
         cache_update_index,
         encoder_padding_mask,
+        training=False,
     ):
         """Runs the decoder on new target tokens against the caches.
 
@@ -320,6 +321,8 @@ class Transformer(keras.Model):
             cross_attention_cache: from `compute_cross_attention_cache`.
             cache_update_index: position of the first new token.
             encoder_padding_mask: `(batch, source_len)`, `False` at padding.
+            training: whether dropout is active (as in `encode`, off unless
+                asked for).
 
         Returns:
             `(logits, self_attention_cache)`: float32 logits
@@ -331,6 +334,7 @@ class Transformer(keras.Model):
             self.decoder_position_encoding,
             self.decoder_embedding_dropout,
             start_index=cache_update_index,
+            training=training,
         )
         x, self_attention_cache = self.decoder(
             x,
@@ -338,6 +342,7 @@ class Transformer(keras.Model):
             self_attention_cache=self_attention_cache,
             cross_attention_cache=cross_attention_cache,
             cache_update_index=cache_update_index,
+            training=training,
         )
         return self.decoder_token_embedding(x, reverse=True), self_attention_cache
 

@@ -14,6 +14,7 @@ Prints one summary at the end and exits non-zero if any backend failed.
 """
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -81,6 +82,11 @@ def main():
     args, pytest_args = parser.parse_known_args()
     if args.workers < 0:
         parser.error(f"--workers must be 0 or more; received {args.workers}")
+    if args.workers and importlib.util.find_spec("xdist") is None:
+        parser.error(
+            "--workers needs pytest-xdist, which is not installed: install the "
+            "test extras (pip install -e '.[test]') or pass --workers 0"
+        )
     backends = [b for b in args.backends.split(",") if b]
     unknown = set(backends) - set(BACKENDS)
     if unknown:

@@ -49,7 +49,7 @@ def run_backend(backend, workers, pytest_args):
             "pytest",  # pyproject's testpaths: all of tests/ unless paths are given
             f"--junitxml={report}",
             "--durations=15",
-            f"--numprocesses={workers}",
+            *([f"--numprocesses={workers}"] if workers else []),
             *pytest_args,
         ]
         print(f"\n===== {backend}: {' '.join(command[2:])}", flush=True)

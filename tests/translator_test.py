@@ -216,6 +216,57 @@ print(json.dumps({
 """
 
 
+def _readme_saved_model_cli():
+    """The Python snippet the README runs `saved_model_cli` with."""
+    readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
+    with open(readme, encoding="utf-8") as file:
+        for line in file:
+            if "saved_model_cli import main" in line:
+                return line.split("-c '", 1)[1].split("'", 1)[0]
+    raise AssertionError("README.md has no saved_model_cli command")
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the exported graph does not depend on the backend; the test below "
+    "serves an export of each backend's translator",
+)
+def test_readme_saved_model_cli_command_translates_like_the_translator(
+    tokenizer, tmp_path
+):
+    translator = _translator(tokenizer, num_beams=3)
+    translator.save(tmp_path / "translator")
+    path = export_saved_model(tmp_path / "translator", tmp_path / "serving")
+    sentences = [SENTENCES[0], SENTENCES[2]]
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _readme_saved_model_cli(),
+            "run",
+            "--dir",
+            path,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"inputs={sentences!r}",
+            "--outdir",
+            str(tmp_path / "outputs"),
+        ],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    translations = np.load(tmp_path / "outputs" / "translations.npy", allow_pickle=True)
+    assert [t.decode() for t in translations.tolist()] == translator.translate(
+        sentences
+    )
+
+
 def test_exported_saved_model_translates_like_the_translator(tokenizer, tmp_path):
     """Exports a translator saved on this backend (a TensorFlow process does
     it when this backend is another) and serves it with plain TensorFlow in a

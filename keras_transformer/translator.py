@@ -21,10 +21,7 @@ import keras
 from keras_transformer.atomic import atomic_directory
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.decoding import Generator, search_in_batches
-from keras_transformer.training.checkpoint_averaging import (
-    WEIGHTS_SUFFIX,
-    read_weights_layout,
-)
+from keras_transformer.weights_file import WEIGHTS_SUFFIX, read_weights_layout
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "translator.json"

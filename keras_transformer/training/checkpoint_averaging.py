@@ -3,11 +3,10 @@
 import os
 import tempfile
 
-import h5py
 import keras
 from keras import ops
 
-WEIGHTS_SUFFIX = ".weights.h5"
+from keras_transformer.weights_file import WEIGHTS_SUFFIX, read_weights_layout
 
 
 def average_checkpoints(model, weight_paths):
@@ -84,20 +83,6 @@ def average_checkpoints(model, weight_paths):
 
 def _is_float(dtype):
     return "float" in keras.backend.standardize_dtype(dtype)
-
-
-def read_weights_layout(path):
-    """`{dataset name: shape}` of every array in an HDF5 file such as a
-    `.weights.h5` (a compiled model's also holds `optimizer/...` arrays)."""
-    layout = {}
-
-    def visit(name, item):
-        if isinstance(item, h5py.Dataset):
-            layout[name] = tuple(item.shape)
-
-    with h5py.File(path, "r") as file:
-        file.visititems(visit)
-    return layout
 
 
 def _expected_layout(model):

@@ -12,6 +12,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _package_version():
+    from keras_transformer import __version__
+
+    return __version__
+
+
 def _fields_epilog():
     from keras_transformer.config import describe_fields
 
@@ -41,6 +47,21 @@ def _train(args):
     results = train(config, workdir)
     if "process_index" not in results:  # the chief saved it
         print(f"Translator saved to {os.path.join(workdir, 'translator')}.")
+    return 0
+
+
+def _recipes(args):
+    from keras_transformer.recipes import describe_recipes
+
+    described = describe_recipes()
+    width = max(len(name) for name, _ in described)
+    for name, summary in described:
+        print(f"{name:<{width}}  {summary}")
+    print(
+        "\nTrain one with `keras-transformer train NAME` (add --data-dir DIR for "
+        "a corpus on disk); `train PATH.py` trains a recipe file of your own.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -198,6 +219,9 @@ def build_parser():
         description="The Transformer of 'Attention Is All You Need' in Keras 3. "
         "Pick the backend with KERAS_BACKEND=tensorflow|jax|torch.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_package_version()}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
@@ -206,7 +230,11 @@ def build_parser():
         epilog=_fields_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("recipe", help="a recipe name (see recipes/) or a .py path")
+    train.add_argument(
+        "recipe",
+        help="a recipe name (`keras-transformer recipes` lists them) or the "
+        "path of a .py file that defines get_config()",
+    )
     train.add_argument(
         "--set",
         action="append",
@@ -223,6 +251,11 @@ def build_parser():
     )
     train.add_argument("--workdir", help="run directory (default: runs/<name>)")
     train.set_defaults(handler=_train)
+
+    recipes = commands.add_parser(
+        "recipes", help="list the recipes that ship with the package"
+    )
+    recipes.set_defaults(handler=_recipes)
 
     evaluate = commands.add_parser(
         "evaluate", help="sacreBLEU and chrF of a trained translator"

@@ -8,11 +8,12 @@ search). Every field carries a one-line help text in its metadata (fairseq's
 `ModelConfig` fields left unset (`None`) take the value of `model.preset`, or
 else the `Transformer` default (the paper's base model).
 
-Recipes (`recipes/*.py`) build configs with `dataclasses.replace`; a run
-adjusts one with `apply_overrides(config, ["train.epochs=3"])` (the CLI's
-`--set`), whose values are parsed by the field's declared type. Unknown keys,
-wrong types and values outside a `Literal`'s choices raise `ValueError`
-naming the key. `validate` rejects impossible combinations.
+Recipes (`keras_transformer/recipes/*.py`) build configs with
+`dataclasses.replace`; a run adjusts one with `apply_overrides(config,
+["train.epochs=3"])` (the CLI's `--set`), whose values are parsed by the
+field's declared type. Unknown keys, wrong types and values outside a
+`Literal`'s choices raise `ValueError` naming the key. `validate` rejects
+impossible combinations.
 
 Example:
 

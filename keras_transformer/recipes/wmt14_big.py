@@ -10,11 +10,11 @@ shares:
 
 import dataclasses
 
-from keras_transformer.recipes import load_recipe
+from keras_transformer.recipes import wmt14_base
 
 
 def get_config():
-    base = load_recipe("wmt14_base")
+    base = wmt14_base.get_config()
     return dataclasses.replace(
         base,
         name="wmt14_big",

@@ -7,7 +7,7 @@ short run (0.3 pays off only over the long schedule, against overfitting).
 
     keras-transformer train multi30k_cpu --data-dir DIR
 
-Measured on 2 CPU cores (recipes/README.md): on TensorFlow, validation BLEU
+Measured on 2 CPU cores (docs/training.md): on TensorFlow, validation BLEU
 passed 30 after 53 minutes (epoch 6; those weights score 30.9 on test2016)
 and the whole command took 64 minutes (test BLEU 31.0 after 7 epochs); on
 JAX, validation BLEU passed 30 after 64 minutes (test BLEU 33.3). On a CPU,
@@ -17,11 +17,11 @@ time (1.5 s against 2.3 s there).
 
 import dataclasses
 
-from keras_transformer.recipes import load_recipe
+from keras_transformer.recipes import multi30k
 
 
 def get_config():
-    base = load_recipe("multi30k")
+    base = multi30k.get_config()
     return dataclasses.replace(
         base,
         name="multi30k_cpu",
@@ -29,7 +29,7 @@ def get_config():
         train=dataclasses.replace(
             base.train,
             # An epoch takes 6-11 minutes on 2 cores, validation included
-            # (recipes/README.md): validation BLEU passes 30 after epoch 6,
+            # (docs/training.md): validation BLEU passes 30 after epoch 6,
             # in 53 minutes on TensorFlow and 64 on JAX.
             epochs=7,
             # A peak learning rate of 1.1e-3 (0.35 * (256 * 400)^-0.5) at

@@ -44,7 +44,7 @@ from keras_transformer.training.callbacks import (
 )
 from keras_transformer.training.trainer import build_model
 from keras_transformer.translator import Translator
-from tests.trainer_test import TINY
+from tests.shrunk import TINY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "distributed_training.py")

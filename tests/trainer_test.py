@@ -17,30 +17,7 @@ from keras_transformer.recipes import list_recipes, load_recipe
 from keras_transformer.training.trainer import train
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
-
-TINY = [
-    "model.preset=none",
-    "model.num_layers=1",
-    "model.num_heads=2",
-    "model.hidden_dim=16",
-    "model.intermediate_dim=32",
-    "data.vocabulary_size=60",
-    "data.joint_vocabulary=true",
-    "data.builtin_train_size=200",
-    "data.builtin_valid_size=8",
-    "data.builtin_test_size=8",
-    "data.token_budget=512",
-    "data.max_length=48",
-    "train.epochs=1",
-    "train.max_steps=3",
-    "train.warmup_steps=10",
-    "train.mixed_precision=float32",
-    "train.gradient_accumulation_steps=none",
-    "train.average_last=0",
-    "train.eval_max_sentences=4",
-    "decode.num_beams=2",
-    "decode.max_length_offset=4",
-]
+from tests.shrunk import TINY
 
 
 def _write_corpus(directory):

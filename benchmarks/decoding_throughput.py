@@ -3,7 +3,7 @@
 Run once per backend (each in its own process):
 
     KERAS_BACKEND=jax .venv/bin/python benchmarks/decoding_throughput.py \
-        --data-dir ../shared/data/multi30k
+        --data-dir data/multi30k
 
 It translates Multi30k test2016 sources (tokenized with a SentencePiece
 model trained on the training split) with beam 4 and a forced output length
@@ -18,7 +18,7 @@ systems do the same work), and prints sentences/s and output tokens/s of:
   must do), at output lengths 16, 32 and 64, to show how cost grows;
 - Hugging Face MarianMTModel.generate (torch, eager, its own KV cache) with
   the same dimensions, beam 4, length penalty 0.6 and the same forced
-  length (`pip install transformers==4.57.6`; benchmark-only);
+  length (the `[benchmarks]` extra);
 - on TensorFlow, the exported SavedModel's `serving_default` (strings in,
   strings out: tokenization and detokenization included).
 
@@ -203,7 +203,7 @@ def _marian(vocabulary_size, batches, length, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default="../shared/data/multi30k")
+    parser.add_argument("--data-dir", default="data/multi30k")
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--baseline-sentences", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)

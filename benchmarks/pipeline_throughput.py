@@ -1,7 +1,7 @@
 """Input pipeline throughput against the rate the model consumes batches.
 
     KERAS_BACKEND=jax .venv/bin/python benchmarks/pipeline_throughput.py \
-        [--data-dir ../shared/data/multi30k] [--model-steps 10]
+        [--data-dir data/multi30k] [--model-steps 10]
 
 Trains a joint SentencePiece vocabulary on the Multi30k training set, builds
 the bucketed tf.data pipeline, and times (1) the first pass, which reads and
@@ -29,9 +29,7 @@ from keras_transformer.data.pipeline import make_translation_dataset  # noqa: E4
 from keras_transformer.data.readers import find_splits  # noqa: E402
 from keras_transformer.data.tokenizer import SubwordTokenizer  # noqa: E402
 
-DEFAULT_DATA = os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared", "data", "multi30k"
-)
+DEFAULT_DATA = "data/multi30k"  # train.en/.de, val.en/.de, test_2016_flickr.en/.de
 
 
 def _time_epoch(dataset):

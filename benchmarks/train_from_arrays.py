@@ -7,7 +7,7 @@ the pipeline made elsewhere, in three steps:
 
     # 1. where TensorFlow is installed: tokenizer(s), batches, eval sources
     python benchmarks/train_from_arrays.py prepare multi30k \\
-        --data-dir ../shared/data/multi30k --out runs/arrays
+        --data-dir data/multi30k --out runs/arrays
     # 2. on the accelerator machine (keras and a backend only)
     KERAS_BACKEND=jax python benchmarks/train_from_arrays.py fit runs/arrays \\
         --out runs/fitted

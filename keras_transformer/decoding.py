@@ -478,7 +478,7 @@ class Generator(keras.Model):
         jit_compile: `"auto"`, `True` or `False`, as in `Model.compile`
             (`"auto"` is eager on PyTorch, as in Keras: compiling the step
             took about a minute on a 2-core CPU, and the compiled search then
-            ran 1.16-1.25× the eager one there; README "Decoding").
+            ran 1.16-1.23× the eager one there; docs/decoding.md).
 
     Example:
 

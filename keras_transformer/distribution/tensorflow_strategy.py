@@ -131,5 +131,5 @@ def _reject_multi_worker():
             f"TF_CONFIG describes {workers} workers, but Keras 3's fit does not "
             "support tf.distribute.MultiWorkerMirroredStrategy. Train on several "
             "machines with KERAS_BACKEND=jax (keras.distribution) or "
-            "KERAS_BACKEND=torch (torchrun); see the README's 'Scaling out'."
+            "KERAS_BACKEND=torch (torchrun); see docs/scaling.md."
         )

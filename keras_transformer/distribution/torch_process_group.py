@@ -147,7 +147,7 @@ def torch_process_group(devices):
             raise ValueError(
                 f"train.devices={devices} on PyTorch needs {devices} processes: "
                 f"launch with `torchrun --nproc_per_node {devices} -m "
-                "keras_transformer.cli train ...` (see the README's 'Scaling out')."
+                "keras_transformer.cli train ...` (see docs/scaling.md)."
             )
         return None
     if devices not in ("auto", world_size):

@@ -8,7 +8,7 @@ For the current Keras backend (`KERAS_BACKEND`), prints markdown tables of
 2. forward+backward time of our `MultiHeadAttention` and of
    `keras.layers.MultiHeadAttention`.
 
-Usage: KERAS_BACKEND=jax python benchmarks/training_throughput.py [--quick]
+Usage: KERAS_BACKEND=jax python benchmarks/training_throughput.py [--quick|--tiny]
 """
 
 import argparse
@@ -38,6 +38,12 @@ DEFAULT = {
 QUICK = {
     **DEFAULT, "vocab": 2000, "hidden": 128, "layers": 2, "ff": 512,
     "warmup": 2, "steps": 2, "rounds": 8, "attn_iters": 10,
+}  # fmt: skip
+# A smoke test: checks that the script runs; its figures mean nothing.
+TINY = {
+    **QUICK, "vocab": 64, "hidden": 16, "layers": 1, "heads": 2, "ff": 32,
+    "batch": 2, "src_len": 8, "tgt_len": 8, "min_len": 4,
+    "warmup": 1, "steps": 1, "rounds": 2, "attn_iters": 2,
 }  # fmt: skip
 ATTENTION_SHAPE, ATTENTION_HEADS = (32, 64, 256), 4  # (batch, length, width)
 DROPOUTS = (0.0, 0.1)
@@ -375,7 +381,9 @@ class Worker:
         command = [sys.executable, os.path.abspath(__file__), *worker_args]
         self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
-            command + (["--quick"] if args.quick else []),
+            command
+            + (["--quick"] if args.quick else [])
+            + (["--tiny"] if args.tiny else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -515,11 +523,20 @@ def print_attention(attention, backend):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small, fast run")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="tiny models: a smoke test whose figures mean nothing (wins over --quick)",
+    )
     parser.add_argument("--system", choices=list(SYSTEMS), help=argparse.SUPPRESS)
     parser.add_argument("--dropout", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--attention", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    size, cfg = ("quick", QUICK) if args.quick else ("default", DEFAULT)
+    size, cfg = ("default", DEFAULT)
+    if args.tiny:
+        size, cfg = ("tiny", TINY)
+    elif args.quick:
+        size, cfg = ("quick", QUICK)
     if args.attention:
         return attention_worker(cfg)
     if args.system:

@@ -216,14 +216,14 @@ print(json.dumps({
 """
 
 
-def _readme_saved_model_cli():
-    """The Python snippet the README runs `saved_model_cli` with."""
-    readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
-    with open(readme, encoding="utf-8") as file:
+def _documented_saved_model_cli():
+    """The Python snippet docs/serving.md runs `saved_model_cli` with."""
+    root = os.path.dirname(os.path.dirname(__file__))
+    with open(os.path.join(root, "docs", "serving.md"), encoding="utf-8") as file:
         for line in file:
             if "saved_model_cli import main" in line:
                 return line.split("-c '", 1)[1].split("'", 1)[0]
-    raise AssertionError("README.md has no saved_model_cli command")
+    raise AssertionError("docs/serving.md has no saved_model_cli command")
 
 
 @pytest.mark.skipif(
@@ -231,7 +231,7 @@ def _readme_saved_model_cli():
     reason="the exported graph does not depend on the backend; the test below "
     "serves an export of each backend's translator",
 )
-def test_readme_saved_model_cli_command_translates_like_the_translator(
+def test_documented_saved_model_cli_command_translates_like_the_translator(
     tokenizer, tmp_path
 ):
     translator = _translator(tokenizer, num_beams=3)
@@ -242,7 +242,7 @@ def test_readme_saved_model_cli_command_translates_like_the_translator(
         [
             sys.executable,
             "-c",
-            _readme_saved_model_cli(),
+            _documented_saved_model_cli(),
             "run",
             "--dir",
             path,

@@ -44,12 +44,12 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from keras_transformer import Transformer  # noqa: E402
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID  # noqa: E402
 from keras_transformer.decoding import (  # noqa: E402
     Generator,
-    _write_column,
     beam_search,
+    write_column,
 )
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID  # noqa: E402
 
 DIMENSIONS = {
     "num_layers": 3,
@@ -105,10 +105,10 @@ class UncachedBeamModel(keras.Model):
         mask = ops.repeat(mask, beams, axis=0)
         rows = ops.shape(encoded)[0]
         prefix = ops.zeros((rows, self.length), "int32")
-        prefix = _write_column(prefix, 0, ops.full((rows,), START_ID, "int32"))
+        prefix = write_column(prefix, 0, ops.full((rows,), START_ID, "int32"))
 
         def step(token_ids, prefix, index):
-            prefix = _write_column(prefix, index, token_ids)
+            prefix = write_column(prefix, index, token_ids)
             x = model.decoder_token_embedding(prefix)
             x = model.decoder_position_encoding(x)
             x = model.decoder(x, encoded, encoder_padding_mask=mask)

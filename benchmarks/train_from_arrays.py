@@ -136,8 +136,8 @@ def fit(args):
     import keras
 
     from keras_transformer.config import load_config
-    from keras_transformer.data.special_tokens import PAD_ID
-    from keras_transformer.decoding import Generator, search_in_batches
+    from keras_transformer.decoding import Generator
+    from keras_transformer.special_tokens import PAD_ID
     from keras_transformer.training.callbacks import (
         CheckpointKeeper,
         HistoryLogger,
@@ -146,6 +146,7 @@ def fit(args):
     )
     from keras_transformer.training.checkpoint_averaging import average_checkpoints
     from keras_transformer.training.compiled_model import compiled_transformer
+    from keras_transformer.translator import search_in_batches
 
     config = load_config(os.path.join(args.prepared, "config.json"))
     if args.epochs:
@@ -227,14 +228,7 @@ def fit(args):
         average_checkpoints(model, paths)
         print(f"Averaged {', '.join(os.path.basename(p) for p in paths)}.")
     decode = config.decode
-    generator = Generator(
-        model,
-        num_beams=decode.num_beams,
-        length_penalty=decode.length_penalty,
-        max_length_ratio=decode.max_length_ratio,
-        max_length_offset=decode.max_length_offset,
-        max_output_length=decode.max_output_length,
-    )
+    generator = Generator(model, decode)
     results = {
         "recipe": meta["recipe"],
         "backend": keras.backend.backend(),
@@ -279,7 +273,7 @@ def _devices():
 
 
 def _until_end(ids):
-    from keras_transformer.data.special_tokens import END_ID, PAD_ID
+    from keras_transformer.special_tokens import END_ID, PAD_ID
 
     ids = [int(i) for i in ids]
     for stop in (END_ID, PAD_ID):

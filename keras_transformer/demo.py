@@ -9,11 +9,11 @@ reuses the decoder's key/value cache).
 import keras
 import numpy as np
 
-from keras_transformer.data.special_tokens import END_ID as END
-from keras_transformer.data.special_tokens import PAD_ID as PAD
-from keras_transformer.data.special_tokens import START_ID as START
 from keras_transformer.decoding import Generator
 from keras_transformer.models.transformer import Transformer
+from keras_transformer.special_tokens import END_ID as END
+from keras_transformer.special_tokens import PAD_ID as PAD
+from keras_transformer.special_tokens import START_ID as START
 
 FIRST_DIGIT = 4  # ids 4..13 are the digits 0..9, after the special ids
 VOCABULARY_SIZE = FIRST_DIGIT + 10

@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from keras_transformer.atomic import atomic_directory
-from keras_transformer.data.special_tokens import END_ID
+from keras_transformer.special_tokens import END_ID
 from keras_transformer.translator import Translator, read_translator_config
 
 EXPORT_INFO_FILE = "assets.extra/export_info.json"

@@ -10,17 +10,22 @@ nothing else at hand:
         model.keras             the Transformer (architecture and weights)
         source_tokenizer.model  SentencePiece model
         target_tokenizer.model  only when the vocabularies are separate
+
+The module imports no TensorFlow until a translator is loaded (the tokenizers
+run on it), so `search_in_batches` serves a machine without it too.
 """
 
+import dataclasses
 import json
 import os
 import warnings
 
 import keras
+import numpy as np
 
 from keras_transformer.atomic import atomic_directory
-from keras_transformer.data.tokenizer import SubwordTokenizer
-from keras_transformer.decoding import Generator, search_in_batches
+from keras_transformer.decoding import Generator, TranslationSettings
+from keras_transformer.special_tokens import PAD_ID
 from keras_transformer.weights_file import WEIGHTS_SUFFIX, read_weights_layout
 
 FORMAT_VERSION = 1
@@ -28,15 +33,11 @@ CONFIG_FILE = "translator.json"
 MODEL_FILE = "model.keras"
 SOURCE_TOKENIZER_FILE = "source_tokenizer.model"
 TARGET_TOKENIZER_FILE = "target_tokenizer.model"
-DECODING_SETTINGS = (
-    "num_beams",
-    "length_penalty",
-    "max_length_ratio",
-    "max_length_offset",
-    "max_output_length",
-    "max_source_length",
-    "batch_size",
-)
+# The decoding settings, readable as attributes (translator.num_beams).
+SETTING_NAMES = tuple(field.name for field in dataclasses.fields(TranslationSettings))
+# Sources are padded to a multiple of this many tokens, and batches to a power
+# of two, so a compiled search sees few distinct shapes.
+SOURCE_LENGTH_STEP = 8
 
 
 class Translator:
@@ -52,14 +53,14 @@ class Translator:
         source_tokenizer: a `SubwordTokenizer` for the source language.
         target_tokenizer: one for the target language; `None` when the
             vocabulary is joint (the source tokenizer is used).
-        num_beams: beam width; `1` searches greedily (the paper used 4).
-        length_penalty: GNMT alpha (0.6 in the paper).
-        max_length_ratio, max_length_offset: an output is at most
-            `ratio * source tokens + offset` tokens (§6.1: input length + 50).
-        max_output_length: hard cap on output tokens.
-        max_source_length: longer sources are truncated.
-        batch_size: sentences per search.
+        settings: `TranslationSettings`: the search's (beam width, length
+            penalty, output limits; the paper's by default), the longest
+            source (longer ones are truncated) and the sentences per search.
         jit_compile: passed to the `Generator`.
+        **overrides: fields of `TranslationSettings` (`num_beams=1`, ...)
+            that replace those of `settings`.
+
+    The settings read as attributes too: `translator.num_beams`.
 
     Example:
 
@@ -73,46 +74,28 @@ class Translator:
         model,
         source_tokenizer,
         target_tokenizer=None,
-        num_beams=4,
-        length_penalty=0.6,
-        max_length_ratio=1.0,
-        max_length_offset=50,
-        max_output_length=256,
-        max_source_length=256,
-        batch_size=64,
+        settings=None,
         jit_compile="auto",
+        **overrides,
     ):
-        if max_source_length < 1 or batch_size < 1:
-            raise ValueError(
-                "max_source_length and batch_size must be positive; received "
-                f"{max_source_length} and {batch_size}."
-            )
+        self.settings = TranslationSettings.build(settings, **overrides)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
-        self.num_beams = num_beams
-        self.length_penalty = length_penalty
-        self.max_length_ratio = max_length_ratio
-        self.max_length_offset = max_length_offset
-        self.max_output_length = max_output_length
-        self.max_source_length = max_source_length
-        self.batch_size = batch_size
-        self.generator = Generator(
-            model,
-            num_beams=num_beams,
-            length_penalty=length_penalty,
-            max_length_ratio=max_length_ratio,
-            max_length_offset=max_length_offset,
-            max_output_length=max_output_length,
-            jit_compile=jit_compile,
-        )
+        self.generator = Generator(model, self.settings, jit_compile=jit_compile)
+
+    def __getattr__(self, name):
+        if name in SETTING_NAMES and "settings" in self.__dict__:
+            return getattr(self.settings, name)
+        raise AttributeError(f"'Translator' object has no attribute {name!r}")
 
     @property
     def output_tokenizer(self):
         return self.target_tokenizer or self.source_tokenizer
 
     def decoding_settings(self):
-        return {name: getattr(self, name) for name in DECODING_SETTINGS}
+        """The settings as a dict (what translator.json stores)."""
+        return dataclasses.asdict(self.settings)
 
     # === Translation ===
 
@@ -144,7 +127,7 @@ class Translator:
             `(num_best, length)` and float array `(num_best,)`, best first.
         """
         return search_in_batches(
-            self.generator, source_ids, self.batch_size, verbose=verbose
+            self.generator, source_ids, self.settings.batch_size, verbose=verbose
         )
 
     def translate(self, texts, verbose=False):
@@ -214,12 +197,14 @@ class Translator:
         `checkpoints/best.weights.h5` or `step-*.weights.h5`) to load over
         the saved weights, keeping the translator's tokenizers and settings.
         """
+        from keras_transformer.data.tokenizer import SubwordTokenizer  # TensorFlow
+
         config = read_translator_config(directory)
-        unknown = set(overrides) - set(DECODING_SETTINGS) - {"jit_compile"}
+        unknown = set(overrides) - set(SETTING_NAMES) - {"jit_compile"}
         if unknown:
             raise TypeError(
                 f"Unknown Translator settings {sorted(unknown)}; valid: "
-                f"{list(DECODING_SETTINGS) + ['jit_compile']}."
+                f"{list(SETTING_NAMES) + ['jit_compile']}."
             )
         model = keras.saving.load_model(
             os.path.join(directory, config["model"]), compile=False
@@ -234,8 +219,7 @@ class Translator:
             target = SubwordTokenizer.load(
                 os.path.join(directory, config["target_tokenizer"])
             )
-        settings = {**config["decoding"], **overrides}
-        return cls(model, source, target, **settings)
+        return cls(model, source, target, **{**config["decoding"], **overrides})
 
 
 def read_translator_config(directory):
@@ -299,3 +283,46 @@ def _check_strings(texts):
                 f"translate() takes strings; item {position} is a "
                 f"{type(text).__name__}: {text!r}."
             )
+
+
+def _padded_batch_size(count, batch_size):
+    padded = 1
+    while padded < count:
+        padded *= 2
+    return min(padded, batch_size)
+
+
+def search_in_batches(generator, source_ids, batch_size=64, verbose=False):
+    """Searches tokenized sources with a `Generator`, in batches, longest first.
+
+    Sources of similar length share a batch; each batch is padded to a
+    multiple of 8 tokens and to a power-of-two number of rows (at most
+    `batch_size`), so a compiled search sees few distinct shapes.
+
+    Args:
+        generator: a `Generator`.
+        source_ids: list of int arrays (no padding).
+        batch_size: sentences per search.
+        verbose: show a progress bar.
+
+    Returns:
+        `(token_ids, scores)`: per source, an int array `(num_best, length)`
+        and a float array `(num_best,)`, best first.
+    """
+    order = sorted(range(len(source_ids)), key=lambda i: -len(source_ids[i]))
+    results = [None] * len(source_ids)
+    progress = keras.utils.Progbar(len(source_ids), unit_name="sentence")
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        longest = max(1, max(len(source_ids[i]) for i in chosen))
+        length = -(-longest // SOURCE_LENGTH_STEP) * SOURCE_LENGTH_STEP
+        rows = _padded_batch_size(len(chosen), batch_size)
+        batch = np.full((rows, length), PAD_ID, "int32")
+        for row, index in enumerate(chosen):
+            batch[row, : len(source_ids[index])] = source_ids[index]
+        outputs = generator.generate(batch)
+        for row, index in enumerate(chosen):
+            results[index] = (outputs["token_ids"][row], outputs["scores"][row])
+        if verbose:
+            progress.add(len(chosen))
+    return [r[0] for r in results], [r[1] for r in results]

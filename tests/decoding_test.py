@@ -10,7 +10,6 @@ import pytest
 from keras import ops
 
 from keras_transformer import Transformer, decoding
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
 from keras_transformer.decoding import (
     Generator,
     beam_search,
@@ -20,6 +19,7 @@ from keras_transformer.decoding import (
     output_length_limits,
     transformer_next_token_logits,
 )
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 from tests.harness import to_numpy
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -275,7 +275,10 @@ def test_unknown_source_length_grows_the_cache_in_stages(num_beams):
         input_signature=[tf.TensorSpec((None, None), tf.int32)],
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(decoding, "resize_self_attention_cache", recording_resize)
+        # The name Generator.call looks up.
+        patch.setattr(
+            decoding.generator, "resize_self_attention_cache", recording_resize
+        )
         found = search(tf.constant(sources))
     assert stages == [2, 4, 8, 12]
     np.testing.assert_array_equal(found["token_ids"], expected["token_ids"])

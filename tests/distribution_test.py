@@ -26,13 +26,8 @@ from keras_transformer.config import (
     load_config,
     validate,
 )
-from keras_transformer.distribution import (
-    DeviceStrategy,
-    configure_devices,
-    follower_callbacks,
-)
+from keras_transformer.distribution import DeviceStrategy, configure_devices
 from keras_transformer.distribution.device_strategy import pad_rows_to_multiple
-from keras_transformer.distribution.follower_callbacks import RestoringBackup
 from keras_transformer.distribution.torch_process_group import TorchProcessGroup
 from keras_transformer.models.transformer import Transformer
 from keras_transformer.training.backup import TrainingBackup, restore_latest
@@ -41,6 +36,10 @@ from keras_transformer.training.callbacks import (
     LearningRateLogger,
     NaNGuard,
     StepLimit,
+)
+from keras_transformer.training.follower_callbacks import (
+    RestoringBackup,
+    follower_callbacks,
 )
 from keras_transformer.training.trainer import build_model
 from keras_transformer.translator import Translator

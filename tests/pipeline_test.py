@@ -9,8 +9,8 @@ from keras_transformer.data.pipeline import (
     default_bucket_boundaries,
     make_translation_dataset,
 )
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
 from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 from tests.data_helpers import make_pairs
 
 PAIRS = make_pairs(400, seed=1)

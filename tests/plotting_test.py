@@ -9,7 +9,6 @@ import pytest
 
 from keras_transformer import Transformer
 from keras_transformer.cli import main
-from keras_transformer.data.special_tokens import START_ID
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics import (
     KINDS,
@@ -18,6 +17,7 @@ from keras_transformer.diagnostics import (
     plot_head_grid,
     translation_attention,
 )
+from keras_transformer.special_tokens import START_ID
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
 

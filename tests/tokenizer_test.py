@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID, UNKNOWN_ID
 from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID, UNKNOWN_ID
 from tests.data_helpers import make_pairs
 
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transformer.data.special_tokens import END_ID, PAD_ID
+from keras_transformer.special_tokens import END_ID, PAD_ID
 from keras_transformer.translator import Translator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

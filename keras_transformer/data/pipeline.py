@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 
 LONG_PAIR_POLICIES = ("drop", "truncate")
 

@@ -31,7 +31,7 @@ import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
 from keras_transformer.atomic import atomic_write_bytes
-from keras_transformer.data.special_tokens import (
+from keras_transformer.special_tokens import (
     END_ID,
     PAD_ID,
     SPECIAL_IDS,

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import sentencepiece
 
-from keras_transformer.data.special_tokens import END_ID, PAD_ID, START_ID
 from keras_transformer.diagnostics.attention import AttentionMaps, extract_attention
+from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 
 
 @dataclasses.dataclass

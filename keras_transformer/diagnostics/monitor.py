@@ -27,12 +27,12 @@ import warnings
 import keras
 import numpy as np
 
-from keras_transformer.data.special_tokens import PAD_ID, START_ID
 from keras_transformer.diagnostics.attention import (
     attention_statistics,
     extract_attention,
     layer_names,
 )
+from keras_transformer.special_tokens import PAD_ID, START_ID
 
 CONDITIONS = ("collapsed", "uniform", "dominant")
 _ADVICE = {

@@ -29,7 +29,6 @@ Example:
 import keras
 
 from keras_transformer.distribution.device_strategy import DeviceStrategy
-from keras_transformer.distribution.follower_callbacks import follower_callbacks
 
 
 def configure_devices(devices="auto", model_parallel=1):
@@ -76,4 +75,4 @@ def configure_devices(devices="auto", model_parallel=1):
     return make(devices) or DeviceStrategy()
 
 
-__all__ = ["DeviceStrategy", "configure_devices", "follower_callbacks"]
+__all__ = ["DeviceStrategy", "configure_devices"]

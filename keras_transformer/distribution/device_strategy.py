@@ -9,7 +9,7 @@ import contextlib
 import tensorflow as tf
 from keras import ops
 
-from keras_transformer.data.special_tokens import PAD_ID
+from keras_transformer.special_tokens import PAD_ID
 
 
 class DeviceStrategy:

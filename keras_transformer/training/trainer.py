@@ -13,7 +13,6 @@ again resumes it (from `backup/`):
     results.json         test scores (sacreBLEU signatures), time, steps
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -27,7 +26,7 @@ from keras_transformer.data.pipeline import make_translation_dataset
 from keras_transformer.data.readers import ReadStats, find_splits
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics.monitor import AttentionMonitor, monitor_inputs
-from keras_transformer.distribution import configure_devices, follower_callbacks
+from keras_transformer.distribution import configure_devices
 from keras_transformer.evaluation import evaluate_translator
 from keras_transformer.training.backup import TrainingBackup
 from keras_transformer.training.callbacks import (
@@ -40,6 +39,7 @@ from keras_transformer.training.callbacks import (
 )
 from keras_transformer.training.checkpoint_averaging import average_checkpoints
 from keras_transformer.training.compiled_model import compiled_transformer
+from keras_transformer.training.follower_callbacks import follower_callbacks
 from keras_transformer.translator import Translator
 
 
@@ -150,10 +150,8 @@ def build_model(config, source_tokenizer, target_tokenizer):
 
 
 def make_translator(model, source_tokenizer, target_tokenizer, decode):
-    """A `Translator`; `DecodeConfig`'s fields are its keyword arguments."""
-    return Translator(
-        model, source_tokenizer, target_tokenizer, **dataclasses.asdict(decode)
-    )
+    """A `Translator` with the run's `DecodeConfig` (`TranslationSettings`)."""
+    return Translator(model, source_tokenizer, target_tokenizer, decode)
 
 
 def train(config, workdir, verbose="auto"):

@@ -8,7 +8,8 @@ graph there and recompiles for every step index, so it never finishes
 compiling a search of useful length. What torch can compile is the loop's
 body: one step of the search (the decoder step with its cache, the beam
 bookkeeping) becomes one compiled graph, called once per output position.
-This module is the one place in decoding that imports a backend.
+This module is the one place in decoding that imports a backend (the
+package's ruff.toml and tests/layering_test.py allow it here alone).
 """
 
 import keras
@@ -39,12 +40,12 @@ def search_step_compiler(jit_compile):
     def compile_step(step):
         compiled = torch.compile(step, dynamic=False)
 
-        def run_step(*state):
+        def run_step(state):
             nonlocal layers_called
             if layers_called:
-                return compiled(*state)
+                return compiled(state)
             layers_called = True
-            return step(*state)
+            return step(state)
 
         return run_step
 

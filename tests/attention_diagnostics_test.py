@@ -1,6 +1,5 @@
 """Attention extraction and the attention-health monitor."""
 
-import json
 import os
 import sys
 import warnings
@@ -9,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transformer import Transformer
 from keras_transformer.diagnostics import (
     KINDS,
     AttentionHealthWarning,
@@ -18,6 +16,7 @@ from keras_transformer.diagnostics import (
     extract_attention,
 )
 from tests.harness import to_numpy
+from tests.tiny import decoding_fixture, fixture_model, tiny_transformer
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 sys.path.insert(0, FIXTURES)
@@ -29,11 +28,7 @@ sys.path.remove(FIXTURES)
 def _trained_reversal_model():
     """The digit-reversal model of `fixtures/decoding.npz` (trained, 1 layer,
     2 heads, fused attention on)."""
-    fixture = np.load(os.path.join(FIXTURES, "decoding.npz"))
-    model = Transformer(**json.loads(str(fixture["config"])))
-    for variable in model.weights:
-        variable.assign(fixture[f"weight/{variable.path}"])
-    return model
+    return fixture_model(decoding_fixture())
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +44,9 @@ def _reversal_batch(count=12, seed=3):
 
 def _attention_layer(model, kind, index=0):
     if kind == "encoder_self":
-        return model.encoder._blocks[index]._self_attention
-    name = "_self_attention" if kind == "decoder_self" else "_cross_attention"
-    return getattr(model.decoder._blocks[index], name)
+        return model.encoder.blocks[index].self_attention
+    name = "self_attention" if kind == "decoder_self" else "cross_attention"
+    return getattr(model.decoder.blocks[index], name)
 
 
 def test_weights_are_distributions_over_the_keys_each_query_may_attend(trained_model):
@@ -198,13 +193,7 @@ def test_monitor_warns_once_about_a_constructed_collapsed_head():
 
 
 def test_uniform_and_dominant_heads_are_flagged():
-    model = Transformer(
-        vocabulary_size=14,
-        num_layers=1,
-        num_heads=4,
-        hidden_dim=32,
-        intermediate_dim=32,
-    )
+    model = tiny_transformer(14, num_heads=4, hidden_dim=32)
     inputs, _ = _reversal_batch()
     _, before = diagnose_heads(extract_attention(model, inputs))
     assert ("decoder_cross_0", 2, "dominant") not in {
@@ -213,15 +202,15 @@ def test_uniform_and_dominant_heads_are_flagged():
     # Encoder head 0: a zero query attends uniformly.
     attention = _attention_layer(model, "encoder_self")
     size = attention.key_dim
-    for variable in (attention._query_dense.kernel, attention._query_dense.bias):
+    for variable in (attention.query_dense.kernel, attention.query_dense.bias):
         value = to_numpy(variable)
         value[..., :size] = 0.0
         variable.assign(value)
     # Cross-attention head 2: its slice of W^O scaled up carries the output.
     attention = _attention_layer(model, "decoder_cross")
-    kernel = to_numpy(attention._output_dense.kernel)
+    kernel = to_numpy(attention.output_dense.kernel)
     kernel[2 * size : 3 * size] *= 50.0
-    attention._output_dense.kernel.assign(kernel)
+    attention.output_dense.kernel.assign(kernel)
 
     statistics, issues = diagnose_heads(extract_attention(model, inputs))
     found = {(i.layer, i.head, i.condition) for i in issues}

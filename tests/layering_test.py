@@ -140,3 +140,25 @@ def test_keras_only_packages_import_no_backend(package):
             if imported.split(".")[0] in BACKEND_MODULES:
                 problems.append(f"{os.path.relpath(path, ROOT)}:{line}: {imported}")
     assert not problems, "backend imports:\n" + "\n".join(problems)
+
+
+def test_diagnostics_read_other_objects_through_public_names():
+    """Diagnostics see the model as a user would: `encoder.blocks`,
+    `block.self_attention`, `attention.output_dense`, never `x._private`."""
+    problems = []
+    for module, path in sorted(MODULES.items()):
+        if not module.startswith(f"{PACKAGE}.diagnostics"):
+            continue
+        with open(path, encoding="utf-8") as file:
+            tree = ast.parse(file.read(), path)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+            ):
+                problems.append(
+                    f"{os.path.relpath(path, ROOT)}:{node.lineno}: .{node.attr}"
+                )
+    assert not problems, "private attributes of other objects:\n" + "\n".join(problems)

@@ -2,7 +2,8 @@
 
 - `extract_attention(model, inputs)`: the weights of every layer and head
   (encoder self, decoder self, cross), from a pass through the explicit
-  attention path, for models trained with fused attention too.
+  attention path, for models trained with fused attention too;
+  `AttentionExtractor(model)` does it for batch after batch, compiling once.
 - `translation_attention(translator, sentence)`: the same for one sentence
   and the model's translation, with SentencePiece pieces as labels.
 - `AttentionMonitor`: a callback that logs per-head entropy and output share
@@ -17,6 +18,7 @@ from keras_transformer.diagnostics.alignment import (
 )
 from keras_transformer.diagnostics.attention import (
     KINDS,
+    AttentionExtractor,
     AttentionMaps,
     HeadStatistics,
     attention_statistics,
@@ -38,6 +40,7 @@ from keras_transformer.diagnostics.plotting import (
 
 __all__ = [
     "KINDS",
+    "AttentionExtractor",
     "AttentionHealthWarning",
     "AttentionMaps",
     "AttentionMonitor",

@@ -7,10 +7,12 @@ pass, block by block, with `return_attention_scores=True`, which makes every
 `MultiHeadAttention` take its explicit path (Vaswani et al. 2017, §3.2.1,
 eq. 1, softmax in float32). Both paths compute the same function, so the
 weights are those of the fast model, and the pass also returns the logits so
-that this can be checked. It uses `keras.ops` only: the numbers are the same
-on every backend. The pass is a small `keras.Model` run with
-`predict_on_batch`, so it is compiled where the backend compiles (eagerly
-when the model trains under a distribution).
+that this can be checked. It uses `keras.ops` and the layers' public
+properties only (`encoder.blocks`, `block.self_attention`,
+`attention.output_dense`, ...): the numbers are the same on every backend.
+The pass is a small `keras.Model` run with `predict_on_batch`, so it is
+compiled where the backend compiles (eagerly when the model trains under a
+distribution); an `AttentionExtractor` keeps it for the batches it is given.
 """
 
 import dataclasses
@@ -75,7 +77,7 @@ def _head_output_norms(attention, weights, value_input):
     """`(batch, num_heads, T)`: the norm of each head's term in the output."""
     values = attention.compute_key_value_cache(value_input)[:, 1]  # (B, S, N, H)
     mixed = ops.einsum("bnts,bsnh->btnh", weights, ops.cast(values, "float32"))
-    kernel = ops.cast(attention._output_dense.kernel, "float32")  # (N * H, D)
+    kernel = ops.cast(attention.output_dense.kernel, "float32")  # (N * H, D)
     kernel = ops.reshape(kernel, (attention.num_heads, attention.value_dim, -1))
     per_head = ops.einsum("btnh,nhd->btnd", mixed, kernel)  # (B, T, N, D)
     return ops.transpose(ops.norm(per_head, axis=-1), (0, 2, 1))
@@ -106,23 +108,23 @@ class _AttentionPass(keras.Model):
 
         # Embedding dropout is off at inference, so it is left out.
         x = model.encoder_position_encoding(model.encoder_token_embedding(encoder_ids))
-        for block in model.encoder._blocks:
+        for block in model.encoder.blocks:
             value_input = sublayer_input(
-                x, block._self_attention_layer_norm, block.normalize_first
+                x, block.self_attention_layer_norm, block.normalize_first
             )
             x, scores = block(
                 x, padding_mask=encoder_mask, return_attention_scores=True
             )
             weights["encoder_self"].append(scores)
             norms["encoder_self"].append(
-                _head_output_norms(block._self_attention, scores, value_input)
+                _head_output_norms(block.self_attention, scores, value_input)
             )
-        encoder_output = model.encoder._final_norm(x)
+        encoder_output = model.encoder.normalize_output(x)
 
         x = model.decoder_position_encoding(model.decoder_token_embedding(decoder_ids))
-        for block in model.decoder._blocks:
+        for block in model.decoder.blocks:
             value_input = sublayer_input(
-                x, block._self_attention_layer_norm, block.normalize_first
+                x, block.self_attention_layer_norm, block.normalize_first
             )
             x, scores = block(
                 x,
@@ -136,9 +138,9 @@ class _AttentionPass(keras.Model):
                 ("decoder_cross", "cross_attention", encoder_output),
             ):
                 weights[kind].append(scores[key])
-                layer = getattr(block, f"_{key}")
+                layer = getattr(block, key)  # block.self_attention, .cross_attention
                 norms[kind].append(_head_output_norms(layer, scores[key], values))
-        x = model.decoder._final_norm(x)
+        x = model.decoder.normalize_output(x)
         logits = model.decoder_token_embedding(x, reverse=True)
         return {"weights": weights, "norms": norms, "logits": logits}
 
@@ -151,16 +153,15 @@ def _distributed(model):
     return replicas > 1 or keras.distribution.distribution() is not None
 
 
-# The compiled pass of the model used last (a monitor reuses it every time).
-_LAST_PASS = []
-
-
-def extract_attention(model, inputs):
-    """Runs `model` once through the explicit attention path.
+class AttentionExtractor:
+    """Runs a `Transformer` through the explicit attention path, batch after
+    batch, compiling that pass once (a monitor measures with one every epoch).
 
     Args:
         model: a `keras_transformer.models.Transformer` (fused attention on
             or off: the weights are the same).
+
+    Call arguments:
         inputs: the model's input dict, `encoder_token_ids` and
             `decoder_token_ids` (the target shifted right, start token first),
             plus the two padding masks when the model takes them; missing
@@ -169,6 +170,39 @@ def extract_attention(model, inputs):
     Returns:
         `AttentionMaps`. Every row of weights sums to 1 over the keys it may
         attend (padding and future keys get 0).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._pass = _AttentionPass(model)
+
+    def __call__(self, inputs):
+        batch = {}
+        for side in ("encoder", "decoder"):
+            ids = np.asarray(inputs[f"{side}_token_ids"], "int32")
+            mask = inputs.get(f"{side}_padding_mask")
+            mask = ids != self.model.padding_id if mask is None else np.asarray(mask)
+            batch[f"{side}_token_ids"] = ids
+            batch[f"{side}_padding_mask"] = mask.astype(bool)
+        if _distributed(self.model):
+            # A compiled pass would be replicated too: run it eagerly instead.
+            outputs = keras.tree.map_structure(ops.convert_to_numpy, self._pass(batch))
+        else:
+            outputs = self._pass.predict_on_batch(batch)
+        return AttentionMaps(
+            **{kind: _numpy(outputs["weights"][kind]) for kind in KINDS},
+            head_norms={kind: _numpy(outputs["norms"][kind]) for kind in KINDS},
+            encoder_padding_mask=batch["encoder_padding_mask"],
+            decoder_padding_mask=batch["decoder_padding_mask"],
+            logits=np.asarray(outputs["logits"]),
+        )
+
+
+def extract_attention(model, inputs):
+    """Runs `model` once through the explicit attention path.
+
+    `AttentionExtractor(model)(inputs)`: keep an `AttentionExtractor` to
+    extract from many batches without compiling the pass again.
 
     Example:
 
@@ -183,26 +217,7 @@ def extract_attention(model, inputs):
     >>> maps.decoder_cross[0].shape  # (batch, num_heads, T, S)
     (1, 4, 3, 4)
     """
-    batch = {}
-    for side in ("encoder", "decoder"):
-        ids = np.asarray(inputs[f"{side}_token_ids"], "int32")
-        mask = inputs.get(f"{side}_padding_mask")
-        mask = ids != model.padding_id if mask is None else np.asarray(mask, bool)
-        batch[f"{side}_token_ids"], batch[f"{side}_padding_mask"] = ids, mask
-    if not _LAST_PASS or _LAST_PASS[0].transformer is not model:
-        _LAST_PASS[:] = [_AttentionPass(model)]
-    if _distributed(model):
-        # A compiled pass would be replicated too: run it eagerly instead.
-        outputs = keras.tree.map_structure(ops.convert_to_numpy, _LAST_PASS[0](batch))
-    else:
-        outputs = _LAST_PASS[0].predict_on_batch(batch)
-    return AttentionMaps(
-        **{kind: _numpy(outputs["weights"][kind]) for kind in KINDS},
-        head_norms={kind: _numpy(outputs["norms"][kind]) for kind in KINDS},
-        encoder_padding_mask=batch["encoder_padding_mask"],
-        decoder_padding_mask=batch["decoder_padding_mask"],
-        logits=np.asarray(outputs["logits"]),
-    )
+    return AttentionExtractor(model)(inputs)
 
 
 @dataclasses.dataclass

@@ -28,8 +28,8 @@ import keras
 import numpy as np
 
 from keras_transformer.diagnostics.attention import (
+    AttentionExtractor,
     attention_statistics,
-    extract_attention,
     layer_names,
 )
 from keras_transformer.special_tokens import PAD_ID, START_ID
@@ -248,10 +248,13 @@ class AttentionMonitor(keras.callbacks.Callback):
         self._epoch = 0
         self._writer = None
         self._pending = None  # the latest measurement, for the epoch logs
+        self._extractor = None  # compiles its pass once, for self.model
 
     def measure(self):
         """Measures now; returns the record (also appended to `records`)."""
-        maps = extract_attention(self.model, self.inputs)
+        if self._extractor is None or self._extractor.model is not self.model:
+            self._extractor = AttentionExtractor(self.model)
+        maps = self._extractor(self.inputs)
         statistics, issues = diagnose_heads(
             maps, self.collapse_entropy, self.uniform_entropy, self.dominant_share
         )

@@ -189,6 +189,25 @@ class MultiHeadAttention(keras.layers.Layer):
         self._dropout_layer.build(None)
         self.built = True
 
+    # The projections, read-only, as keras.layers.MultiHeadAttention offers
+    # them: kernels `(hidden_dim, num_heads * head_dim)`, and for the output
+    # `(num_heads * value_dim, output_dim)`, head-major.
+    @property
+    def query_dense(self):
+        return self._query_dense
+
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
     def _split_heads(self, x, head_dim):
         # (B, T, N * H) -> (B, T, N, H)
         batch_size, length = ops.shape(x)[0], ops.shape(x)[1]

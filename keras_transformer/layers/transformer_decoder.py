@@ -91,22 +91,14 @@ class TransformerDecoder(TransformerStackBase):
                 cross_attention_cache,
                 cache_update_index,
             )
-        x = decoder_sequence
-        all_scores = []
-        for block in self._blocks:
-            x = block(
-                x,
-                encoder_sequence,
-                decoder_padding_mask=decoder_padding_mask,
-                encoder_padding_mask=encoder_padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
-            if return_attention_scores:
-                x, scores = x
-                all_scores.append(scores)
-        x = self._final_norm(x)
-        return (x, all_scores) if return_attention_scores else x
+        return self._run_blocks(
+            decoder_sequence,
+            return_attention_scores,
+            encoder_sequence=encoder_sequence,
+            decoder_padding_mask=decoder_padding_mask,
+            encoder_padding_mask=encoder_padding_mask,
+            training=training,
+        )
 
     def _call_with_cache(
         self,
@@ -130,7 +122,7 @@ class TransformerDecoder(TransformerStackBase):
                 cross_attention_cache=cross_attention_cache[:, index],
             )
             updated_caches.append(layer_cache)
-        return self._final_norm(x), ops.stack(updated_caches, axis=1)
+        return self.normalize_output(x), ops.stack(updated_caches, axis=1)
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape

@@ -3,11 +3,11 @@
 import keras
 
 from keras_transformer.layers.residual import sublayer_input, sublayer_output
-from keras_transformer.layers.transformer_layer_base import TransformerLayerBase
+from keras_transformer.layers.transformer_layer_base import TransformerBlockBase
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class TransformerDecoderBlock(TransformerLayerBase):
+class TransformerDecoderBlock(TransformerBlockBase):
     """A decoder layer, Vaswani et al. 2017, §3.1 and §3.2.3.
 
     Causal (masked) multi-head self-attention, multi-head attention over the
@@ -48,14 +48,27 @@ class TransformerDecoderBlock(TransformerLayerBase):
         hidden_dim = decoder_sequence_shape[-1]
         if encoder_sequence_shape is None:
             encoder_sequence_shape = decoder_sequence_shape
-        self._self_attention = self._make_attention(hidden_dim, "self_attention")
-        self._self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
+        self._build_self_attention(decoder_sequence_shape)
         self._cross_attention = self._make_attention(hidden_dim, "cross_attention")
         self._cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
-        self._build_residual_wrapping("self_attention", decoder_sequence_shape)
-        self._build_residual_wrapping("cross_attention", decoder_sequence_shape)
+        self._self_attention_layer_norm, self._self_attention_dropout = (
+            self._residual_wrapping("self_attention", decoder_sequence_shape)
+        )
+        self._cross_attention_layer_norm, self._cross_attention_dropout = (
+            self._residual_wrapping("cross_attention", decoder_sequence_shape)
+        )
         self._build_feed_forward(decoder_sequence_shape)
         self.built = True
+
+    @property
+    def cross_attention(self):
+        """The encoder-decoder attention sub-layer (`MultiHeadAttention`)."""
+        return self._cross_attention
+
+    @property
+    def cross_attention_layer_norm(self):
+        """The layer norm of the cross-attention sub-layer."""
+        return self._cross_attention_layer_norm
 
     def compute_cross_attention_cache(self, encoder_sequence):
         """Cross-attention keys/values `(batch, 2, source_len, heads, head_dim)`."""

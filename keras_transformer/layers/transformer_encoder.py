@@ -41,20 +41,12 @@ class TransformerEncoder(TransformerStackBase):
     def call(
         self, inputs, padding_mask=None, return_attention_scores=False, training=None
     ):
-        x = inputs
-        all_scores = []
-        for block in self._blocks:
-            x = block(
-                x,
-                padding_mask=padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
-            if return_attention_scores:
-                x, scores = x
-                all_scores.append(scores)
-        x = self._final_norm(x)
-        return (x, all_scores) if return_attention_scores else x
+        return self._run_blocks(
+            inputs,
+            return_attention_scores,
+            padding_mask=padding_mask,
+            training=training,
+        )
 
     def compute_output_shape(self, inputs_shape):
         return inputs_shape

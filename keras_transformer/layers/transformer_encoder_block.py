@@ -3,11 +3,11 @@
 import keras
 
 from keras_transformer.layers.residual import sublayer_input, sublayer_output
-from keras_transformer.layers.transformer_layer_base import TransformerLayerBase
+from keras_transformer.layers.transformer_layer_base import TransformerBlockBase
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class TransformerEncoderBlock(TransformerLayerBase):
+class TransformerEncoderBlock(TransformerBlockBase):
     """An encoder layer, Vaswani et al. 2017, §3.1.
 
     Multi-head self-attention, then a position-wise feed-forward network,
@@ -37,10 +37,10 @@ class TransformerEncoderBlock(TransformerLayerBase):
     """
 
     def build(self, inputs_shape):
-        hidden_dim = inputs_shape[-1]
-        self._self_attention = self._make_attention(hidden_dim, "self_attention")
-        self._self_attention.build(inputs_shape, inputs_shape)
-        self._build_residual_wrapping("self_attention", inputs_shape)
+        self._build_self_attention(inputs_shape)
+        self._self_attention_layer_norm, self._self_attention_dropout = (
+            self._residual_wrapping("self_attention", inputs_shape)
+        )
         self._build_feed_forward(inputs_shape)
         self.built = True
 

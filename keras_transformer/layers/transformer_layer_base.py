@@ -1,4 +1,5 @@
-"""Shared hyper-parameters and sub-layer factories of blocks and stacks."""
+"""The bases of blocks and stacks: shared hyper-parameters, sub-layer
+factories, the residual wrapping of a block's sub-layers, a stack's loop."""
 
 import keras
 
@@ -123,18 +124,51 @@ class TransformerLayerBase(keras.layers.Layer):
     def _make_dropout(self, name):
         return seeded_dropout(self.dropout, name, self.dtype_policy)
 
-    def _build_residual_wrapping(self, name, inputs_shape):
-        """The layer norm `_{name}_layer_norm` and dropout `_{name}_dropout`
-        around the sub-layer `name`."""
+
+class TransformerBlockBase(TransformerLayerBase):
+    """Base of the encoder and decoder blocks: self-attention and the
+    feed-forward network, each wrapped in dropout, a residual connection and
+    layer normalization (§5.4). Sub-layers read as public properties.
+    """
+
+    def _residual_wrapping(self, name, inputs_shape):
+        """The layer norm and dropout around the sub-layer `name`, named
+        `{name}_layer_norm` and `{name}_dropout`."""
         layer_norm = self._make_layer_norm(f"{name}_layer_norm")
         layer_norm.build(inputs_shape)
-        setattr(self, f"_{name}_layer_norm", layer_norm)
-        setattr(self, f"_{name}_dropout", self._make_dropout(f"{name}_dropout"))
+        return layer_norm, self._make_dropout(f"{name}_dropout")
+
+    def _build_self_attention(self, inputs_shape):
+        self._self_attention = self._make_attention(inputs_shape[-1], "self_attention")
+        self._self_attention.build(inputs_shape, inputs_shape)
 
     def _build_feed_forward(self, inputs_shape):
         self._feed_forward = self._make_feed_forward()
         self._feed_forward.build(inputs_shape)
-        self._build_residual_wrapping("feed_forward", inputs_shape)
+        self._feed_forward_layer_norm, self._feed_forward_dropout = (
+            self._residual_wrapping("feed_forward", inputs_shape)
+        )
+
+    @property
+    def self_attention(self):
+        """The self-attention sub-layer (`MultiHeadAttention`)."""
+        return self._self_attention
+
+    @property
+    def self_attention_layer_norm(self):
+        """The layer norm of the self-attention sub-layer (before it when
+        `normalize_first`, after the residual otherwise)."""
+        return self._self_attention_layer_norm
+
+    @property
+    def feed_forward(self):
+        """The position-wise feed-forward sub-layer."""
+        return self._feed_forward
+
+    @property
+    def feed_forward_layer_norm(self):
+        """The layer norm of the feed-forward sub-layer."""
+        return self._feed_forward_layer_norm
 
     def _feed_forward_sublayer(self, inputs, training):
         """The feed-forward sub-layer (§3.3) with its residual and norm."""
@@ -178,8 +212,37 @@ class TransformerStackBase(TransformerLayerBase):
             self._final_layer_norm.build(input_shapes[0])
         self.built = True
 
-    def _final_norm(self, x):
+    @property
+    def blocks(self):
+        """The blocks, first to last (a tuple)."""
+        return tuple(self._blocks)
+
+    @property
+    def final_layer_norm(self):
+        """The layer norm after the last block of a pre-LN stack; `None` for
+        post-LN."""
+        return self._final_layer_norm
+
+    def normalize_output(self, x):
+        """`x` through `final_layer_norm`, if the stack has one."""
         return x if self._final_layer_norm is None else self._final_layer_norm(x)
+
+    def _run_blocks(self, x, return_attention_scores, **block_arguments):
+        """Every block in order, then the final norm: a stack's full pass.
+
+        Returns the output, and with `return_attention_scores` a list with
+        what each block returned as its scores.
+        """
+        all_scores = []
+        for block in self._blocks:
+            x = block(
+                x, return_attention_scores=return_attention_scores, **block_arguments
+            )
+            if return_attention_scores:
+                x, scores = x
+                all_scores.append(scores)
+        x = self.normalize_output(x)
+        return (x, all_scores) if return_attention_scores else x
 
     def get_config(self):
         config = super().get_config()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_transformer import Transformer, decoding
+from keras_transformer import decoding
 from keras_transformer.decoding import (
     Generator,
     beam_search,
@@ -21,20 +21,14 @@ from keras_transformer.decoding import (
 )
 from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 from tests.harness import to_numpy
+from tests.tiny import decoding_fixture, fixture_model, tiny_transformer
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 VOCABULARY_SIZE = 24
 
 
 def _random_model():
-    return Transformer(
-        vocabulary_size=VOCABULARY_SIZE,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        dropout=0.0,
-    )
+    return tiny_transformer(VOCABULARY_SIZE, num_layers=2, dropout=0.0)
 
 
 def _sources():
@@ -336,10 +330,8 @@ def test_generator_rejects_bad_settings():
 @pytest.mark.parametrize("first_cache_length", [None, 3])
 @pytest.mark.parametrize("search", ["greedy", "beam"])
 def test_same_weights_give_the_fixture_ids_on_every_backend(search, first_cache_length):
-    fixture = np.load(os.path.join(FIXTURES, "decoding.npz"))
-    model = Transformer(**json.loads(str(fixture["config"])))
-    for variable in model.weights:
-        variable.assign(fixture[f"weight/{variable.path}"])
+    fixture = decoding_fixture()
+    model = fixture_model(fixture)
     settings = json.loads(str(fixture["searches"]))[search]
     generator = Generator(
         model, max_length_offset=2, first_cache_length=first_cache_length, **settings

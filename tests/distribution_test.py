@@ -29,7 +29,6 @@ from keras_transformer.config import (
 from keras_transformer.distribution import DeviceStrategy, configure_devices
 from keras_transformer.distribution.device_strategy import pad_rows_to_multiple
 from keras_transformer.distribution.torch_process_group import TorchProcessGroup
-from keras_transformer.models.transformer import Transformer
 from keras_transformer.training.backup import TrainingBackup, restore_latest
 from keras_transformer.training.callbacks import (
     CheckpointKeeper,
@@ -44,6 +43,7 @@ from keras_transformer.training.follower_callbacks import (
 from keras_transformer.training.trainer import build_model
 from keras_transformer.translator import Translator
 from tests.shrunk import TINY
+from tests.tiny import tiny_transformer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "distributed_training.py")
@@ -230,14 +230,7 @@ def test_followers_keep_only_the_callbacks_that_stop_training(tmp_path):
 def test_a_follower_restores_the_backup_and_writes_none(tmp_path):
     def fit(callback, epochs):
         keras.utils.set_random_seed(3)
-        model = Transformer(
-            vocabulary_size=12,
-            num_layers=1,
-            num_heads=2,
-            hidden_dim=8,
-            intermediate_dim=16,
-            dropout=0.0,
-        )
+        model = tiny_transformer(12, hidden_dim=8, intermediate_dim=16, dropout=0.0)
         model.compile(
             optimizer="adam",
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

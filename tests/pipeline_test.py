@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transformer import Transformer
 from keras_transformer.data.pipeline import (
     default_bucket_boundaries,
     make_translation_dataset,
@@ -12,6 +11,7 @@ from keras_transformer.data.pipeline import (
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 from tests.data_helpers import make_pairs
+from tests.tiny import tiny_transformer
 
 PAIRS = make_pairs(400, seed=1)
 
@@ -130,13 +130,7 @@ def test_feeds_model_fit(tokenizer):
     dataset, stats = make_translation_dataset(
         PAIRS, tokenizer, max_length=40, token_budget=256
     )
-    model = Transformer(
-        vocabulary_size=tokenizer.vocabulary_size,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-    )
+    model = tiny_transformer(tokenizer.vocabulary_size)
     model.compile(
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_transformer import Transformer
 from keras_transformer.cli import main
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics import (
@@ -20,6 +19,7 @@ from keras_transformer.diagnostics import (
 from keras_transformer.special_tokens import START_ID
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
+from tests.tiny import tiny_transformer
 
 SENTENCE = "The dog runs in the park."
 
@@ -33,13 +33,7 @@ def tokenizer():
 @pytest.fixture
 def translator(tokenizer):
     keras.utils.set_random_seed(5)
-    model = Transformer(
-        vocabulary_size=tokenizer.vocabulary_size,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-    )
+    model = tiny_transformer(tokenizer.vocabulary_size, num_layers=2)
     return Translator(model, tokenizer, num_beams=1, max_length_offset=4)
 
 

@@ -16,6 +16,7 @@ from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.export import export_saved_model, next_version
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
+from tests.tiny import tiny_transformer
 
 SENTENCES = [
     "A dog runs in the park.",
@@ -33,13 +34,7 @@ def tokenizer():
 
 def _translator(tokenizer, **settings):
     keras.utils.set_random_seed(5)
-    model = Transformer(
-        vocabulary_size=tokenizer.vocabulary_size,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-    )
+    model = tiny_transformer(tokenizer.vocabulary_size)
     settings = {"num_beams": 2, "max_length_offset": 4, **settings}
     return Translator(model, tokenizer, **settings)
 

@@ -1,17 +1,92 @@
-"""Atomic writes of files and directories: a reader sees the old version or
-the new one, never a half-written one."""
+"""Atomic, durable writes of files and directories: a reader sees the old
+version or the new one, never a half-written one, and a write that returned
+survives a power cut. Every file the package writes for keeps goes through
+here (configs, tokenizers, checkpoints, backups, translators, exports, the
+built-in corpus).
+
+Work in progress lives next to its destination under a name that starts
+with `.tmp-<pid>-` (`TEMPORARY_PREFIX`), so a process killed mid-write
+leaves nothing that looks finished.
+"""
 
 import contextlib
 import os
+import re
+import secrets
 import shutil
-import tempfile
+
+TEMPORARY_PREFIX = ".tmp-"
+# `.tmp-<pid>-<token>-<name>`: what `temporary_path` makes.
+TEMPORARY_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-[0-9a-f]+-(?P<name>.+)$")
+
+
+def temporary_path(path):
+    """A fresh name beside `path` for the version being written; it ends
+    with `path`'s own name, so suffix checks (`.weights.h5`) still pass."""
+    directory, name = os.path.split(os.path.abspath(path))
+    token = secrets.token_hex(4)
+    return os.path.join(directory, f"{TEMPORARY_PREFIX}{os.getpid()}-{token}-{name}")
+
+
+def fsync_directory(path):
+    """Makes renames and new entries in `path` durable (POSIX only)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_file(path):
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
 
 
 def _fsync_tree(directory):
-    for root, _, files in os.walk(directory):
+    for root, directories, files in os.walk(directory):
         for name in files:
-            with open(os.path.join(root, name), "rb") as file:
-                os.fsync(file.fileno())
+            _fsync_file(os.path.join(root, name))
+        for name in directories:
+            fsync_directory(os.path.join(root, name))
+    fsync_directory(directory)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yields a temporary path to write the file at; when the block ends it
+    is flushed to disk and renamed over `path` (`os.replace`). If the block
+    raises, `path` is left as it was and the temporary is removed.
+
+    For writers that want a file name (`model.save_weights(temporary)`).
+    """
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    temporary = temporary_path(path)
+    try:
+        yield temporary
+        _fsync_file(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+    fsync_directory(directory)
+
+
+def atomic_write_bytes(path, data):
+    """Writes `data` to `path` atomically and durably."""
+    with atomic_file(path) as temporary, open(temporary, "xb") as file:
+        file.write(data)
 
 
 @contextlib.contextmanager
@@ -27,34 +102,29 @@ def atomic_directory(path):
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    temporary = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+    temporary = temporary_path(path)
+    os.mkdir(temporary)
     try:
         yield temporary
-        _fsync_tree(temporary)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        _remove(temporary)
         raise
+    commit_directory(temporary, path)
+
+
+def commit_directory(temporary, path):
+    """Flushes the directory `temporary` (made with `temporary_path(path)`)
+    to disk and renames it to `path`, replacing what was there.
+
+    For writers that manage their own leftovers: an interrupted write leaves
+    `temporary` behind (a backup directory prunes its own).
+    """
+    _fsync_tree(temporary)
     previous = None
     if os.path.exists(path):
         previous = f"{path}.previous-{os.getpid()}"
         os.rename(path, previous)
     os.rename(temporary, path)
+    fsync_directory(os.path.dirname(os.path.abspath(path)))
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
-
-
-def atomic_write_bytes(path, data):
-    """Writes `data` to `path` through a temporary file and `os.replace`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

@@ -12,6 +12,13 @@ import zipfile
 import keras
 import numpy as np
 
+from keras_transformer.atomic import (
+    atomic_write_bytes,
+    commit_directory,
+    fsync_directory,
+    temporary_path,
+)
+
 FORMAT_VERSION = 1
 POINTER_FILE = "latest"
 STATE_FILE = "state.npz"
@@ -19,7 +26,10 @@ METADATA_FILE = "metadata.json"
 
 # `backup-00000012` is complete; `.tmp-` ones are being written, `.trash-`
 # ones being deleted: neither is ever loaded.
-_BACKUP_NAME = re.compile(r"^(\.tmp-|\.trash-)?backup-(\d{8,})$")
+# `backup-00000012`, or one being written (`.tmp-<pid>-<token>-backup-...`,
+# see keras_transformer.atomic; `.tmp-backup-...` from older versions) or
+# being deleted (`.trash-backup-...`).
+_BACKUP_NAME = re.compile(r"^(\.tmp-(?:\d+-[0-9a-f]+-)?|\.trash-)?backup-(\d{8,})$")
 # Keras numbers auto-generated names per process (`seed_generator_7`,
 # `adam_1`), so the same model has other paths in another process.
 _AUTO_NUMBER = re.compile(r"_\d+(?=/|#|$)")
@@ -376,21 +386,19 @@ def _write_backup(directory, arrays, metadata, keep):
     _make_directory(directory)
     number = max((number for number, _, _ in _entries(directory)), default=0)
     name = f"backup-{number + 1:08d}"
-    temporary = os.path.join(directory, ".tmp-" + name)
+    # A complete backup appears at once, flushed to disk. An interrupted
+    # write leaves its temporary directory, which loading ignores and the
+    # next write prunes.
     final = os.path.join(directory, name)
+    temporary = temporary_path(final)
     os.mkdir(temporary)
-    _write_file(
-        os.path.join(temporary, STATE_FILE), lambda file: np.savez(file, **arrays)
-    )
-    content = json.dumps(metadata, indent=2).encode()
-    _write_file(os.path.join(temporary, METADATA_FILE), lambda f: f.write(content))
-    _fsync_directory(temporary)
-    os.replace(temporary, final)  # A complete backup appears at once.
-    _fsync_directory(directory)
-    pointer = os.path.join(directory, POINTER_FILE)
-    _write_file(pointer + ".tmp", lambda file: file.write(name.encode()))
-    os.replace(pointer + ".tmp", pointer)  # The commit.
-    _fsync_directory(directory)
+    with open(os.path.join(temporary, STATE_FILE), "wb") as file:
+        np.savez(file, **arrays)
+    with open(os.path.join(temporary, METADATA_FILE), "wb") as file:
+        file.write(json.dumps(metadata, indent=2).encode())
+    commit_directory(temporary, final)
+    # The commit.
+    atomic_write_bytes(os.path.join(directory, POINTER_FILE), name.encode())
     _prune(directory, keep)
 
 
@@ -409,25 +417,7 @@ def _prune(directory, keep):
 def _make_directory(directory):
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)
-        _fsync_directory(os.path.dirname(os.path.abspath(directory)))
-
-
-def _write_file(path, write):
-    with open(path, "wb") as file:
-        write(file)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _fsync_directory(path):
-    """Makes renames and new entries in `path` durable (POSIX only)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        fsync_directory(os.path.dirname(os.path.abspath(directory)))
 
 
 # === Resuming mid-epoch ===

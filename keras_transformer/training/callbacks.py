@@ -8,21 +8,14 @@ import os
 
 import keras
 
-from keras_transformer.atomic import atomic_write_bytes
+from keras_transformer.atomic import atomic_file, atomic_write_bytes
 from keras_transformer.evaluation import evaluate_translator
 
 
 def save_weights_atomically(model, path):
-    """`model.save_weights(path)` through a temporary file and `os.replace`."""
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
-    try:
+    """`model.save_weights(path)`, atomically and durably (`atomic_file`)."""
+    with atomic_file(path) as temporary:
         model.save_weights(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 class TranslationQuality(keras.callbacks.Callback):

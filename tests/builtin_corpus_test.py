@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from keras_transformer.data import builtin_corpus as bc
+from keras_transformer.data import builtin_corpus
 from keras_transformer.data.builtin_corpus import (
     BUILTIN_CORPUS_NAME,
     clock_phrase,
@@ -17,6 +17,8 @@ from keras_transformer.data.builtin_corpus import (
     generate_builtin_corpus,
     german_number,
     german_ordinal,
+    lexicon,
+    sentences,
     write_builtin_corpus,
 )
 
@@ -139,56 +141,59 @@ def test_unsupported_clock_times_raise():
 
 
 def test_perfect_splits_the_verb_and_fronting_inverts_the_subject():
-    bought = next(verb for verb in bc._PERFECT_VERBS if verb[0] == "bought")
-    apple = next(noun for noun in bc._THINGS if noun.en == "apple")
-    clause = bc._perfect_clause(
+    bought = next(verb for verb in lexicon.PERFECT_VERBS if verb[0] == "bought")
+    apple = next(noun for noun in lexicon.THINGS if noun.en == "apple")
+    clause = sentences._perfect_clause(
         ("I", "ich", 0), bought, [(21, apple)], [("yesterday", "gestern")]
     )
-    assert bc._realize(clause, "main") == (
+    assert sentences._realize(clause, "main") == (
         "I bought twenty-one apples yesterday",
         "ich habe gestern einundzwanzig Äpfel gekauft",
     )
-    assert bc._realize(clause, "front") == (
+    assert sentences._realize(clause, "front") == (
         "yesterday I bought twenty-one apples",
         "gestern habe ich einundzwanzig Äpfel gekauft",
     )
-    assert bc._realize(clause, "sub")[1] == (
+    assert sentences._realize(clause, "sub")[1] == (
         "ich gestern einundzwanzig Äpfel gekauft habe"
     )
-    one = bc._perfect_clause(("you", "du", 1), bought, [(1, apple)], [])
-    assert bc._realize(one, "question") == (
+    one = sentences._perfect_clause(("you", "du", 1), bought, [(1, apple)], [])
+    assert sentences._realize(one, "question") == (
         "did you buy one apple",
         "hast du einen Apfel gekauft",
     )
 
 
 def test_separable_verbs_split_in_main_clauses_and_fuse_in_subordinate_ones():
-    clause = bc._Clause(
+    clause = sentences._Clause(
         "she", "arrives", "does", "arrive", "", "sie", "kommt", "", "an",
         fused=True, times=[clock_phrase(7)],
     )  # fmt: skip
-    assert bc._realize(clause, "main") == (
+    assert sentences._realize(clause, "main") == (
         "she arrives at seven o'clock",
         "sie kommt um sieben Uhr an",
     )
-    assert bc._realize(clause, "question") == (
+    assert sentences._realize(clause, "question") == (
         "does she arrive at seven o'clock",
         "kommt sie um sieben Uhr an",
     )
-    assert bc._realize(clause, "sub") == (
+    assert sentences._realize(clause, "sub") == (
         "she arrives at seven o'clock",
         "sie um sieben Uhr ankommt",
     )
 
 
 def test_counted_nouns_agree_in_gender_number_and_case():
-    noun = {noun.en: noun for noun in bc._THINGS + bc._ANIMALS + bc._PEOPLE}
-    assert bc._count(1, noun["dog"], "accusative") == ("one dog", "einen Hund")
-    assert bc._count(1, noun["cat"], "dative") == ("one cat", "einer Katze")
-    assert bc._count(1, noun["book"], "nominative") == ("one book", "ein Buch")
-    assert bc._count(3, noun["friend"], "dative") == ("three friends", "drei Freunden")
-    assert bc._count(3, noun["car"], "dative") == ("three cars", "drei Autos")
-    assert bc._count(21, noun["apple"], "accusative") == (
+    noun = {noun.en: noun for noun in lexicon.THINGS + lexicon.ANIMALS + lexicon.PEOPLE}
+    assert sentences._count(1, noun["dog"], "accusative") == ("one dog", "einen Hund")
+    assert sentences._count(1, noun["cat"], "dative") == ("one cat", "einer Katze")
+    assert sentences._count(1, noun["book"], "nominative") == ("one book", "ein Buch")
+    assert sentences._count(3, noun["friend"], "dative") == (
+        "three friends",
+        "drei Freunden",
+    )
+    assert sentences._count(3, noun["car"], "dative") == ("three cars", "drei Autos")
+    assert sentences._count(21, noun["apple"], "accusative") == (
         "twenty-one apples",
         "einundzwanzig Äpfel",
     )
@@ -267,18 +272,21 @@ def test_held_out_sentences_combine_known_words_in_new_ways(corpus):
     assert len(novel) >= 25
 
 
-def test_module_uses_only_the_standard_library():
-    with open(bc.__file__, encoding="utf-8") as file:
-        tree = ast.parse(file.read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module]
-        else:
-            continue
-        for name in names:
-            assert name.split(".")[0] in sys.stdlib_module_names, name
+def test_the_generator_uses_only_the_standard_library():
+    folder = os.path.dirname(builtin_corpus.__file__)
+    for module in ("numbers", "lexicon", "sentences", "corpus"):
+        with open(os.path.join(folder, f"{module}.py"), encoding="utf-8") as file:
+            tree = ast.parse(file.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                inside = name.startswith("keras_transformer.data.builtin_corpus.")
+                assert inside or name.split(".")[0] in sys.stdlib_module_names, name
 
 
 def test_write_builtin_corpus_round_trips(tmp_path):

@@ -22,6 +22,7 @@ RANKS = {
     "keras_transformer.weights_file": 0,
     "keras_transformer.layers": 1,
     "keras_transformer.models": 2,
+    "keras_transformer.fit_hooks": 2,
     "keras_transformer": 3,  # the package's own __init__: version, re-exports
     "keras_transformer.data": 3,
     "keras_transformer.decoding": 3,
@@ -38,7 +39,7 @@ RANKS = {
 }
 # Packages whose code runs on every backend through keras and keras.ops, and
 # the one module in them that compiles a search step with torch.
-KERAS_ONLY = ("layers", "models", "decoding", "training", "diagnostics")
+KERAS_ONLY = ("layers", "models", "decoding", "training", "diagnostics", "fit_hooks")
 BACKEND_MODULES = {"tensorflow", "jax", "jaxlib", "torch"}
 BACKEND_EXCEPTIONS = {"keras_transformer.decoding.step_compiler"}
 

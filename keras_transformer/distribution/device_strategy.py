@@ -7,7 +7,6 @@ The backends' strategies (`tensorflow_strategy.py`, `jax_mesh.py`,
 import contextlib
 
 import tensorflow as tf
-from keras import ops
 
 from keras_transformer.special_tokens import PAD_ID
 
@@ -103,82 +102,3 @@ def pad_rows_to_multiple(dataset, multiple):
         return tf.nest.map_structure(pad_tensor, batch)
 
     return dataset.map(pad)
-
-
-def install_global_means(model, sum_across, loss_scale=1.0):
-    """Makes each replica's loss, gradient and metrics those of the global
-    batch.
-
-    Each replica's loss is a token mean over its own rows; averaging those
-    means would weigh a token by how many tokens its replica happened to
-    get. Instead every replica's loss becomes its share of the global token
-    mean, `loss_r * n_r / sum(n)` with `n_r` its (sample-weighted) label
-    tokens, so gradients summed over replicas equal the gradient of the
-    global batch's token mean, as on one device. The value each replica
-    reports is the global mean itself, and `get_metrics_result` sums metric
-    states over the replicas before computing results, so logs are those of
-    the global batch.
-
-    Args:
-        model: a compiled model whose loss has a `padding_id` (the token
-            count needs it; without one only the metrics are summed).
-        sum_across: `sum_across(tensors)` returns the tensors summed over all
-            replicas, or `None` where there is nothing to sum (outside a
-            replica context).
-        loss_scale: the factor Keras already multiplied each replica's loss
-            by (TensorFlow: `1 / replicas`); gradients are then summed.
-    """
-    padding_id = getattr(model.loss, "padding_id", None)
-    compute_loss = model.compute_loss
-    get_metrics_result = model.get_metrics_result
-
-    def global_token_mean(
-        x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        loss = compute_loss(x, y, y_pred, sample_weight, training=training)
-        local = loss / loss_scale
-        tokens = _label_tokens(y, sample_weight, padding_id)
-        summed = sum_across([tokens, ops.stop_gradient(local) * tokens])
-        if summed is None:
-            return loss
-        total, weighted = summed
-        share = local * ops.divide_no_nan(tokens, total)
-        global_mean = ops.divide_no_nan(weighted, total) * loss_scale
-        # Valued the global mean; differentiated as this replica's share.
-        return share + ops.stop_gradient(global_mean - share)
-
-    def summed_metrics_result():
-        metrics = model.metrics
-        states = [ops.convert_to_tensor(v) for m in metrics for v in m.variables]
-        summed = sum_across(states)
-        if summed is None:
-            return get_metrics_result()
-        results, start = {}, 0
-        for metric in metrics:
-            end = start + len(metric.variables)
-            result = metric.stateless_result(list(summed[start:end]))
-            start = end
-            if isinstance(result, dict):
-                results.update(result)
-            else:
-                results[metric.name] = result
-        return results
-
-    if padding_id is not None:
-        model.compute_loss = global_token_mean
-    model.get_metrics_result = summed_metrics_result
-
-
-def _label_tokens(labels, sample_weight, padding_id):
-    """The weight the loss divides by: non-padding labels, times their
-    sample weights, summed (a float32 scalar)."""
-    labels = ops.convert_to_tensor(labels)
-    weights = ops.cast(ops.not_equal(labels, padding_id), "float32")
-    if sample_weight is not None:
-        sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
-        while len(sample_weight.shape) > len(weights.shape):
-            sample_weight = ops.squeeze(sample_weight, axis=-1)
-        while len(sample_weight.shape) < len(weights.shape):
-            sample_weight = ops.expand_dims(sample_weight, axis=-1)
-        weights = weights * sample_weight
-    return ops.sum(weights)

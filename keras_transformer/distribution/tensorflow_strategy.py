@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from keras_transformer.distribution.device_strategy import (
     DeviceStrategy,
-    install_global_means,
     pad_rows_to_multiple,
 )
+from keras_transformer.fit_hooks import use_global_batch_means
 
 
 class TensorFlowStrategy(DeviceStrategy):
@@ -20,7 +20,7 @@ class TensorFlowStrategy(DeviceStrategy):
 
     Batches are padded with empty rows to a multiple of the replica count,
     so every replica gets as many rows, and the loss of each replica is its
-    share of the global token mean (`install_global_means`).
+    share of the global token mean (`use_global_batch_means`).
 
     Args:
         strategy: a `MirroredStrategy` or `TPUStrategy`.
@@ -45,7 +45,7 @@ class TensorFlowStrategy(DeviceStrategy):
         return pad_rows_to_multiple(dataset, self.replicas)
 
     def prepare_model(self, model):
-        install_global_means(model, _sum_over_replicas, loss_scale=1 / self.replicas)
+        use_global_batch_means(model, _sum_over_replicas, loss_scale=1 / self.replicas)
 
 
 def _sum_over_replicas(tensors):

@@ -17,9 +17,10 @@ import keras
 import torch
 import torch.distributed as dist
 
-from keras_transformer.distribution.device_strategy import (
-    DeviceStrategy,
-    install_global_means,
+from keras_transformer.distribution.device_strategy import DeviceStrategy
+from keras_transformer.fit_hooks import (
+    sum_gradients_before_apply,
+    use_global_batch_means,
 )
 
 
@@ -30,7 +31,7 @@ class TorchProcessGroup(DeviceStrategy):
     `1 / world_size` of the recipe's token budget, so a step's global batch
     is the recipe's; the learning-rate schedule, which counts steps, is
     unchanged. A rank's loss is its share of the global token mean
-    (`install_global_means`), so the summed gradients are those of the
+    (`use_global_batch_means`), so the summed gradients are those of the
     global batch. Validation batches are not split: every rank evaluates
     them all, and the metrics agree.
 
@@ -74,16 +75,8 @@ class TorchProcessGroup(DeviceStrategy):
         )
 
     def prepare_model(self, model):
-        install_global_means(model, _sum_over_ranks)
-        optimizer = model.optimizer
-        apply = optimizer.apply
-
-        def apply_summed_gradients(gradients, trainable_variables=None):
-            # Keras' torch train step passes the variables with their grads.
-            summed = _sum_gradients(gradients, trainable_variables)
-            return apply(summed, trainable_variables)
-
-        optimizer.apply = apply_summed_gradients
+        use_global_batch_means(model, _sum_over_ranks)
+        sum_gradients_before_apply(model.optimizer, _sum_gradients)
 
     def callbacks(self):
         return [BroadcastFromChief()]

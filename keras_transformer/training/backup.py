@@ -18,6 +18,11 @@ from keras_transformer.atomic import (
     fsync_directory,
     temporary_path,
 )
+from keras_transformer.fit_hooks import (
+    set_initial_epoch,
+    skip_train_steps,
+    stop_skipping,
+)
 
 FORMAT_VERSION = 1
 POINTER_FILE = "latest"
@@ -102,7 +107,7 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
-        _stop_skipping(model)
+        stop_skipping(model)
         self._epoch, self._step = 0, 0
         self._resume_step = 0
         self._batches_since_save = 0
@@ -117,21 +122,18 @@ class TrainingBackup(keras.callbacks.Callback):
         epochs = self.params.get("epochs") or 0
         done = finished and epochs <= (metadata.get("epochs") or 0)
         self._resume_step = 0 if done else step
-        # `_initial_epoch` is the hook Keras' own BackupAndRestore uses: the
-        # `fit` of every backend reads it right after `on_train_begin` and
-        # starts its epoch loop there.
-        model._initial_epoch = max(epoch, epochs) if done else epoch
+        set_initial_epoch(model, max(epoch, epochs) if done else epoch)
         if self.verbose:
             print(_restored_message(metadata, done), flush=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         model = self.model
         # `fit` has read it; a later `fit` of this model must not inherit it.
-        model._initial_epoch = None
+        set_initial_epoch(model, None)
         self._epoch, self._step = epoch, 0
         if self._resume_step:
             self._step = self._resume_step
-            _skip_train_steps(model, self._resume_step // model.steps_per_execution)
+            skip_train_steps(model, self._resume_step // model.steps_per_execution)
             self._resume_step = 0
 
     def on_train_batch_end(self, batch, logs=None):
@@ -150,8 +152,8 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         model = self.model
-        _stop_skipping(model)
-        model._initial_epoch = None
+        stop_skipping(model)
+        set_initial_epoch(model, None)
         if self._last_saved != (*self._position(), True):
             self._save(finished=True)
 
@@ -421,47 +423,6 @@ def _make_directory(directory):
 
 
 # === Resuming mid-epoch ===
-
-
-def _skip_train_steps(model, count):
-    """Makes the next `count` train steps consume their batches untrained.
-
-    Keras 3.15 has no hook to start `fit` mid-epoch: its BackupAndRestore
-    restarts the interrupted epoch at its first batch, training on those
-    batches twice. The `fit` loop of every backend calls
-    `model.train_function` once per `steps_per_execution` batches: on JAX as
-    `(state, iterator) -> (logs, state)`, on TensorFlow as
-    `(iterator) -> logs`, both pulling the batches from the iterator, on
-    PyTorch as `(batches) -> logs`. This is the one place that knows that.
-    """
-    if count <= 0:
-        return
-    original = model.train_function
-    if original is None:
-        raise RuntimeError("Cannot resume mid-epoch: fit has no train_function.")
-    remaining = count
-
-    def skip_train_step(*args):
-        nonlocal remaining
-        remaining -= 1
-        if remaining == 0:
-            model.train_function = original
-        *state, batches = args  # JAX passes (state, batches).
-        if hasattr(batches, "__next__"):  # JAX, TensorFlow: the step pulls.
-            for _ in range(model.steps_per_execution):
-                next(batches)
-        # PyTorch: the loop has pulled the batch already.
-        return ({}, *state) if state else {}
-
-    skip_train_step.skipped_function = original
-    model.train_function = skip_train_step
-
-
-def _stop_skipping(model):
-    """Undoes `_skip_train_steps` left over from an interrupted `fit`."""
-    function = getattr(model, "train_function", None)
-    if hasattr(function, "skipped_function"):
-        model.train_function = function.skipped_function
 
 
 def _is_positive_int(value):

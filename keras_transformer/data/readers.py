@@ -33,26 +33,32 @@ Behaviour:
   tf.data pipeline does it.
 """
 
-import gzip
 import os
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-PathLike = str | os.PathLike
+from keras_transformer.data.lines import (
+    CorpusError,
+    LineReader,
+    PathLike,
+    check_exists,
+    count_lines,
+    listing,
+)
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20
-_READ_ERRORS = (OSError, EOFError, zlib.error)
-
-
-class CorpusError(ValueError):
-    """A problem with a corpus file: the message says what, where (file, line)
-    and what to do."""
+__all__ = [
+    "CorpusError",
+    "CorpusFiles",
+    "ReadStats",
+    "count_lines",
+    "find_splits",
+    "read_parallel_files",
+    "read_tsv",
+]
 
 
 @dataclass
@@ -73,113 +79,6 @@ class ReadStats:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _listing(directory: Path, limit: int = 10) -> str:
-    try:
-        names = sorted(e.name for e in os.scandir(directory) if e.is_file())
-    except OSError:
-        return "(cannot list it)"
-    if not names:
-        return "(no files)"
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
-def _open_binary(path: PathLike):
-    """Opens `path` for binary reading, decompressing it if it is gzipped."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(2)
-        return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
-    except FileNotFoundError:
-        directory = path.parent.resolve()
-        where = f"files there: {_listing(directory)}"
-        if not directory.is_dir():
-            where = f"the directory {directory} does not exist either"
-        raise CorpusError(
-            f"corpus file not found: {path.name} in directory {directory} ({where}); "
-            "check the path and the file name"
-        ) from None
-    except IsADirectoryError:
-        raise CorpusError(
-            f"{path} is a directory, not a corpus file; to discover the splits in "
-            "a directory use find_splits"
-        ) from None
-    except OSError as error:
-        raise CorpusError(f"cannot open {path}: {error.strerror}") from error
-
-
-class _Lines:
-    """The decoded lines of one file, numbered from 1, read one at a time."""
-
-    def __init__(self, path: PathLike):
-        self.path = path
-        self.line_number = 0  # lines read so far
-        self.blank_only = True  # no line with text seen so far
-        self._offset = 0  # bytes (decompressed) before the current line
-        self._file = _open_binary(path)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def read(self, size: int = 0) -> bytes:
-        """Reads `size` bytes, or a line if size is 0."""
-        try:
-            return self._file.read(size) if size else self._file.readline()
-        except _READ_ERRORS as error:
-            raise CorpusError(
-                f"{self.path}, line {self.line_number + 1}: cannot read the file "
-                f"({error}); it may be truncated or corrupt, e.g. an interrupted "
-                "download: fetch or decompress it again"
-            ) from error
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        raw = self.read()
-        if not raw:
-            raise StopIteration
-        self.line_number += 1
-        offset, self._offset = self._offset, self._offset + len(raw)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise CorpusError(self._decode_message(raw, error, offset)) from None
-        text = text.removesuffix("\n").removesuffix("\r")
-        if self.line_number == 1:
-            text = text.removeprefix("\ufeff")
-        if self.blank_only and text.strip():
-            self.blank_only = False
-        return text
-
-    def _decode_message(self, raw: bytes, error: UnicodeDecodeError, offset: int):
-        bad = raw[error.start : error.end]
-        message = (
-            f"{self.path}, line {self.line_number}: invalid UTF-8 (bytes {bad!r} at "
-            f"column {error.start + 1}, byte offset {offset + error.start} in the "
-            "file); corpus files must be UTF-8: convert it, e.g. "
-            f"`iconv -f ISO-8859-1 -t UTF-8 {self.path} > fixed` if it is Latin-1"
-        )
-        if self.line_number == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            message += " (this file starts with a UTF-16 byte-order mark: -f UTF-16)"
-        return message
-
-    def count_rest(self) -> tuple[int, int]:
-        """Reads the rest of the file: returns (lines left, how many are blank)."""
-        lines = blank = 0
-        while raw := self.read():
-            lines += 1
-            blank += not raw.strip()
-        return lines, blank
-
-
-def _check_exists(path: PathLike) -> None:
-    """Reports a missing file when a reader is called, not when first iterated."""
-    if not Path(path).is_file():
-        _open_binary(path).close()  # raises the CorpusError that says why
 
 
 def _keep(source: str, target: str, stats: ReadStats, strip: bool):
@@ -206,13 +105,16 @@ def read_parallel_files(
     for invalid UTF-8, an empty file, or files of different lengths (raised when
     the shorter file runs out, after the pairs before it were yielded).
     """
-    _check_exists(source_path)
-    _check_exists(target_path)
+    check_exists(source_path)
+    check_exists(target_path)
     return _parallel_pairs(source_path, target_path, stats or ReadStats(), strip)
 
 
 def _parallel_pairs(source_path, target_path, stats, strip):
-    with closing(_Lines(source_path)) as source, closing(_Lines(target_path)) as target:
+    with (
+        closing(LineReader(source_path)) as source,
+        closing(LineReader(target_path)) as target,
+    ):
         pairs = 0
         while True:
             source_text = next(source, None)
@@ -229,7 +131,7 @@ def _parallel_pairs(source_path, target_path, stats, strip):
             _raise_nothing_read([source, target])
 
 
-def _raise_misaligned(source: _Lines, target: _Lines, extra_text: str):
+def _raise_misaligned(source: LineReader, target: LineReader, extra_text: str):
     """One file ended early (`extra_text` is the line the other had): raises."""
     longer, ended = source, target
     if target.line_number > source.line_number:
@@ -254,14 +156,14 @@ def _raise_misaligned(source: _Lines, target: _Lines, extra_text: str):
     )
 
 
-def _raise_empty(lines: _Lines):
+def _raise_empty(lines: LineReader):
     raise CorpusError(
         f"{lines.path} is empty: a corpus file needs at least one line of text; "
         "check that it was fully written or downloaded"
     )
 
 
-def _raise_nothing_read(files: list[_Lines]):
+def _raise_nothing_read(files: list[LineReader]):
     for lines in files:
         if lines.line_number == 0:
             _raise_empty(lines)
@@ -300,13 +202,13 @@ def read_tsv(
     """
     if min(source_column, target_column) < 0:
         raise ValueError(f"columns must be >= 0, got {source_column}, {target_column}")
-    _check_exists(path)
+    check_exists(path)
     return _tsv_pairs(path, source_column, target_column, stats or ReadStats(), strip)
 
 
 def _tsv_pairs(path, source_column, target_column, stats, strip):
     needed = max(source_column, target_column) + 1
-    with closing(_Lines(path)) as lines:
+    with closing(LineReader(path)) as lines:
         pairs = 0
         for line in lines:
             if not line.strip():
@@ -327,19 +229,6 @@ def _tsv_pairs(path, source_column, target_column, stats, strip):
                 yield pair
         if not pairs:
             _raise_nothing_read([lines])
-
-
-def count_lines(path: PathLike) -> int:
-    """Counts the lines of a file (gzipped or not) fast, in 1 MiB chunks.
-
-    A last line without a final newline counts, as it does for the readers.
-    """
-    last = b"\n"
-    with closing(_Lines(path)) as lines:
-        while chunk := lines.read(_CHUNK):
-            lines.line_number += chunk.count(b"\n")  # for error messages
-            last = chunk[-1:]
-    return lines.line_number + (last != b"\n")
 
 
 @dataclass(frozen=True)
@@ -472,7 +361,7 @@ def find_splits(
         raise CorpusError(
             f"no train split for {src}-{tgt} in {directory}: looked for train.{src} + "
             f"train.{tgt}, train.{src}-{tgt}.tsv, train.{tgt}-{src}.tsv and train.tsv "
-            f"(each optionally .gz); files there: {_listing(directory)}. Rename the "
+            f"(each optionally .gz); files there: {listing(directory)}. Rename the "
             "files, or pass explicit paths to read_parallel_files / read_tsv"
         )
     return {s: found[s][0] for s in ("train", "valid", "test") if s in found}

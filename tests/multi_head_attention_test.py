@@ -256,6 +256,34 @@ def test_precomputed_cross_attention_cache_equals_full_pass():
     np.testing.assert_array_equal(to_numpy(returned_cache), to_numpy(cache))
 
 
+@pytest.mark.parametrize("key_dim", [2, 6])  # d_k below and above d_v = 4
+def test_caches_hold_keys_and_values_of_different_sizes(key_dim):
+    """Table 3 row (B) varies d_k at fixed d_v: the cache pads the shorter
+    of the two and the cached passes still equal the full ones."""
+    query, value = _inputs()
+    layer = MultiHeadAttention(num_heads=HEADS, key_dim=key_dim, value_dim=DIM // HEADS)
+    layer.build((BATCH, TARGET_LEN, DIM), (BATCH, SOURCE_LEN, DIM))
+    width = max(key_dim, DIM // HEADS)
+    assert layer.cache_head_dim == width
+    cache = layer.compute_key_value_cache(value)
+    assert tuple(cache.shape) == (BATCH, 2, SOURCE_LEN, HEADS, width)
+    np.testing.assert_allclose(
+        to_numpy(layer(query, None, cache=cache)[0]),
+        to_numpy(layer(query, value)),
+        atol=1e-5,
+    )
+    full = to_numpy(layer(query, query, use_causal_mask=True))
+    cache = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, width))
+    steps = []
+    for index in range(TARGET_LEN):
+        step = query[:, index : index + 1]
+        output, cache = layer(
+            step, step, use_causal_mask=True, cache=cache, cache_update_index=index
+        )
+        steps.append(to_numpy(output))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
 def test_scaled_dot_product_attention_scale_is_one_over_sqrt_dk():
     q = np.ones((1, 1, 1, 4), "float32")
     k = np.stack([np.zeros(4), np.ones(4)])[None, :, None].astype("float32")
@@ -271,6 +299,3 @@ def test_rejects_bad_arguments():
         MultiHeadAttention(num_heads=0, key_dim=4)
     with pytest.raises(ValueError, match="dropout"):
         MultiHeadAttention(num_heads=2, key_dim=4, dropout=1.5)
-    layer = MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3)
-    with pytest.raises(ValueError, match="value_dim == key_dim"):
-        layer.compute_key_value_cache(np.zeros((1, 2, 8), "float32"))

@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 from keras_transformer import Transformer
-from keras_transformer.models.presets import PAPER_PARAMETER_COUNTS, PRESETS
+from keras_transformer.models.presets import (
+    PAPER_PARAMETER_COUNTS,
+    PAPER_ROW_B_PARAMETER_COUNTS,
+    PRESETS,
+)
 from tests.harness import dtype_name, to_numpy
+from tests.tiny import tiny_transformer
 
 SMALL = {
     "vocabulary_size": 40,
@@ -48,6 +53,25 @@ def test_paper_presets_have_the_papers_size(preset):
     model = Transformer.from_preset(preset)
     paper = PAPER_PARAMETER_COUNTS[preset]
     assert abs(model.count_params() - paper) / paper < 0.05
+
+
+@pytest.mark.parametrize("key_dim", sorted(PAPER_ROW_B_PARAMETER_COUNTS))
+def test_table_3_row_b_has_the_papers_size(key_dim):
+    """Row (B) varies d_k at fixed d_model (d_v stays 64): 58M and 60M."""
+    model = Transformer.from_preset("transformer_base", key_dim=key_dim)
+    attention = model.decoder.blocks[0].cross_attention
+    assert (attention.key_dim, attention.value_dim) == (key_dim, 64)
+    paper = PAPER_ROW_B_PARAMETER_COUNTS[key_dim]
+    assert abs(model.count_params() - paper) / paper < 0.05
+
+
+def test_a_misspelled_argument_is_an_error_naming_the_right_one():
+    with pytest.raises(TypeError, match="'num_head' \\(did you mean 'num_heads'\\?\\)"):
+        Transformer(**SMALL, num_head=4)
+    with pytest.raises(TypeError, match="'depth'"):
+        Transformer(**SMALL, depth=4)
+    # What a Keras model takes is passed on.
+    assert Transformer(**SMALL, name="mine", trainable=False).name == "mine"
 
 
 def test_three_way_tying_shares_one_matrix():
@@ -98,12 +122,16 @@ def test_logits_are_float32_and_padding_never_leaks():
 
 @pytest.mark.parametrize("position_encoding", ["sinusoidal", "learned"])
 @pytest.mark.parametrize("normalize_first", [False, True])
-def test_cached_decoding_equals_full_forward_pass(position_encoding, normalize_first):
+@pytest.mark.parametrize("key_dim", [None, 3])  # 3: d_k != d_v (8)
+def test_cached_decoding_equals_full_forward_pass(
+    position_encoding, normalize_first, key_dim
+):
     model = Transformer(
         **SMALL,
         position_encoding=position_encoding,
         max_sequence_length=16,
         normalize_first=normalize_first,
+        key_dim=key_dim,
     )
     batch = _batch()
     batch["decoder_token_ids"][1, 4:] = 5  # the cache path sees no padding
@@ -126,7 +154,12 @@ def test_cached_decoding_equals_full_forward_pass(position_encoding, normalize_f
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"target_vocabulary_size": 30, "position_encoding": "learned"}]
+    "options",
+    [
+        {},
+        {"target_vocabulary_size": 30, "position_encoding": "learned"},
+        {"key_dim": 4},
+    ],
 )
 def test_keras_save_and_load_in_safe_mode(tmp_path, options):
     model = Transformer(**SMALL, **options)
@@ -180,8 +213,8 @@ def test_learns_to_reverse_a_sequence():
     source = rng.randint(3, vocab, (count, length)).astype("int32")
     target = source[:, ::-1]
     decoder_inputs = np.concatenate([np.full((count, 1), start), target[:, :-1]], 1)
-    model = Transformer(
-        vocabulary_size=vocab,
+    model = tiny_transformer(
+        vocab,
         num_layers=2,
         num_heads=4,
         hidden_dim=64,

@@ -24,11 +24,11 @@ _TRANSFORMER_DEFAULTS = {
 }
 
 
-def _architecture_field(name, help, **bounds):
+def _architecture_field(name, help, unset=None, **bounds):
     """An architecture field: unset (None) takes the preset's value, or else
-    the `Transformer` default, which the help text shows."""
-    default = _TRANSFORMER_DEFAULTS[name]
-    return setting(None, f"{help}; unset: the preset's, else {default!r}", **bounds)
+    the `Transformer` default, which the help text shows (or `unset`)."""
+    default = unset or repr(_TRANSFORMER_DEFAULTS[name])
+    return setting(None, f"{help}; unset: the preset's, else {default}", **bounds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,13 @@ class ModelConfig:
     )
     num_heads: int | None = _architecture_field(
         "num_heads", "attention heads (h)", minimum=1
+    )
+    key_dim: int | None = _architecture_field(
+        "key_dim",
+        "query/key size per head (d_k; Table 3 row B varies it); values keep "
+        "hidden_dim / num_heads",
+        unset="hidden_dim / num_heads",
+        minimum=1,
     )
     hidden_dim: int | None = _architecture_field(
         "hidden_dim", "model width (d_model)", minimum=1

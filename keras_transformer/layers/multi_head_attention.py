@@ -213,23 +213,40 @@ class MultiHeadAttention(keras.layers.Layer):
         batch_size, length = ops.shape(x)[0], ops.shape(x)[1]
         return ops.reshape(x, (batch_size, length, self.num_heads, head_dim))
 
+    @property
+    def cache_head_dim(self):
+        """The last axis of a key/value cache: `max(key_dim, value_dim)`."""
+        return max(self.key_dim, self.value_dim)
+
     def compute_key_value_cache(self, value, key=None):
-        """Projects keys and values once: `(batch, 2, S, num_heads, head_dim)`.
+        """Projects keys and values once: `(batch, 2, S, num_heads,
+        cache_head_dim)`.
 
         Used for cross-attention, whose keys and values depend only on the
-        encoder output and so are computed once per source sentence.
-        Requires `value_dim == key_dim`: keys and values share one tensor.
+        encoder output and so are computed once per source sentence. Keys and
+        values share one tensor; when `key_dim != value_dim` the shorter are
+        padded with zeros, which `call` cuts off again.
         """
-        if self.value_dim != self.key_dim:
-            raise ValueError(
-                f"{self.name}: a key/value cache needs value_dim == key_dim; "
-                f"this layer has key_dim={self.key_dim}, "
-                f"value_dim={self.value_dim}."
-            )
         key = value if key is None else key
         key_heads = self._split_heads(self._key_dense(key), self.key_dim)
         value_heads = self._split_heads(self._value_dense(value), self.value_dim)
-        return ops.stack([key_heads, value_heads], axis=1)
+        return ops.stack(
+            [self._to_cache_dim(key_heads), self._to_cache_dim(value_heads)], axis=1
+        )
+
+    def _to_cache_dim(self, heads):
+        missing = self.cache_head_dim - heads.shape[-1]
+        if not missing:
+            return heads
+        return ops.pad(heads, [[0, 0], [0, 0], [0, 0], [0, missing]])
+
+    def _from_cache(self, cache):
+        """Keys and values `(batch, S, num_heads, key_dim / value_dim)`."""
+        key_heads, value_heads = cache[:, 0], cache[:, 1]
+        if self.key_dim != self.value_dim:
+            key_heads = key_heads[..., : self.key_dim]
+            value_heads = value_heads[..., : self.value_dim]
+        return key_heads, value_heads
 
     def call(
         self,
@@ -254,12 +271,12 @@ class MultiHeadAttention(keras.layers.Layer):
             key_heads = self._split_heads(self._key_dense(key), self.key_dim)
             value_heads = self._split_heads(self._value_dense(value), self.value_dim)
         elif cache_update_index is None:
-            key_heads, value_heads = cache[:, 0], cache[:, 1]
+            key_heads, value_heads = self._from_cache(cache)
         else:
             step_cache = self.compute_key_value_cache(value, key)
             start = (0, 0, cache_update_index, 0, 0)
             cache = ops.slice_update(cache, start, ops.cast(step_cache, cache.dtype))
-            key_heads, value_heads = cache[:, 0], cache[:, 1]
+            key_heads, value_heads = self._from_cache(cache)
             query_offset = cache_update_index
 
         # With nothing but a causal mask over a full sequence, the fused kernel

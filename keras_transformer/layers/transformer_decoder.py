@@ -67,6 +67,7 @@ class TransformerDecoder(TransformerStackBase):
     def initial_self_attention_cache(self, batch_size, max_length):
         """A zeroed self-attention cache for `max_length` target positions."""
         head_dim = self.hidden_dim // self.num_heads
+        head_dim = max(head_dim, self.key_dim or head_dim)  # cache_head_dim
         shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
         return ops.zeros(shape, dtype=self.compute_dtype)
 

@@ -29,6 +29,8 @@ class TransformerLayerBase(keras.layers.Layer):
         layer_norm_epsilon: epsilon of every layer normalization.
         normalize_first: pre-LN if `True`; post-LN (the paper) if `False`.
         use_fused_attention: let attention use `keras.ops.dot_product_attention`.
+        key_dim: query/key size per head (d_k); `None`: hidden_dim / num_heads
+            (d_k = d_v = d_model / h, §3.2.2). Values keep d_model / h.
         kernel_initializer: initializer of every dense kernel.
         bias_initializer: initializer of every dense bias.
     """
@@ -46,9 +48,12 @@ class TransformerLayerBase(keras.layers.Layer):
         use_fused_attention=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        key_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if key_dim is not None and key_dim < 1:
+            raise ValueError(f"key_dim must be at least 1; received {key_dim}.")
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -58,6 +63,7 @@ class TransformerLayerBase(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.normalize_first = normalize_first
         self.use_fused_attention = use_fused_attention
+        self.key_dim = key_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
@@ -72,6 +78,7 @@ class TransformerLayerBase(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "normalize_first": self.normalize_first,
             "use_fused_attention": self.use_fused_attention,
+            "key_dim": self.key_dim,
             **self._initializer_configs(),
         }
 
@@ -96,9 +103,11 @@ class TransformerLayerBase(keras.layers.Layer):
         return hidden_dim // self.num_heads
 
     def _make_attention(self, hidden_dim, name):
+        head_dim = self._head_dim(hidden_dim)
         return MultiHeadAttention(
             num_heads=self.num_heads,
-            key_dim=self._head_dim(hidden_dim),
+            key_dim=self.key_dim or head_dim,
+            value_dim=head_dim,
             dropout=self.attention_dropout,
             use_fused_attention=self.use_fused_attention,
             **self._initializer_configs(),

@@ -49,3 +49,5 @@ PRESETS = {
 
 # Parameter counts the paper reports (Table 3), for the tests.
 PAPER_PARAMETER_COUNTS = {"transformer_base": 65e6, "transformer_big": 213e6}
+# Table 3 row (B): the base model with d_k of 16 and 32 (d_v stays 64).
+PAPER_ROW_B_PARAMETER_COUNTS = {16: 58e6, 32: 60e6}

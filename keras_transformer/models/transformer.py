@@ -16,9 +16,12 @@ from keras_transformer.layers.sinusoidal_position_encoding import (
 from keras_transformer.layers.token_embedding import TokenEmbedding
 from keras_transformer.layers.transformer_decoder import TransformerDecoder
 from keras_transformer.layers.transformer_encoder import TransformerEncoder
+from keras_transformer.models.arguments import check_keyword_arguments
 from keras_transformer.models.presets import PRESETS
 
 POSITION_ENCODINGS = ("sinusoidal", "learned")
+# The keras.Model arguments a Transformer passes on; any other is a typo.
+MODEL_ARGUMENTS = ("name", "dtype", "trainable")
 
 
 def _embed(
@@ -78,7 +81,13 @@ class Transformer(keras.Model):
         padding_id: the token id that marks padding.
         padding_mask_inputs: take the padding masks as inputs.
         use_fused_attention: let attention use the backend's fused kernel.
-        **kwargs: `keras.Model` arguments (`name`, `dtype`).
+        key_dim: query/key size per head (d_k); `None`: hidden_dim /
+            num_heads, the paper's d_k = d_v = d_model / h (§3.2.2). Values
+            keep d_model / h whatever `key_dim` is, as in Table 3 row (B),
+            which varies d_k at fixed d_model (d_k ≠ d_v attends on the
+            explicit path: fused kernels need equal sizes).
+        **kwargs: `keras.Model` arguments (`name`, `dtype`, `trainable`);
+            any other keyword is an error.
 
     Inputs:
         `{"encoder_token_ids": (batch, source_len) int,
@@ -121,8 +130,10 @@ class Transformer(keras.Model):
         padding_id=0,
         padding_mask_inputs=False,
         use_fused_attention=True,
+        key_dim=None,
         **kwargs,
     ):
+        check_keyword_arguments(Transformer, kwargs, MODEL_ARGUMENTS)
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"position_encoding must be one of {POSITION_ENCODINGS}. "
@@ -158,6 +169,7 @@ class Transformer(keras.Model):
             "layer_norm_epsilon": layer_norm_epsilon,
             "normalize_first": normalize_first,
             "use_fused_attention": use_fused_attention,
+            "key_dim": key_dim,
             "dtype": dtype,
         }
         if shared_vocabulary:
@@ -263,6 +275,7 @@ class Transformer(keras.Model):
         self.padding_id = padding_id
         self.padding_mask_inputs = padding_mask_inputs
         self.use_fused_attention = use_fused_attention
+        self.key_dim = key_dim
 
     # === Incremental decoding ===
 
@@ -390,6 +403,7 @@ class Transformer(keras.Model):
             "padding_id": self.padding_id,
             "padding_mask_inputs": self.padding_mask_inputs,
             "use_fused_attention": self.use_fused_attention,
+            "key_dim": self.key_dim,
         }
 
     @classmethod

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from keras_transformer.atomic import atomic_directory
 from keras_transformer.special_tokens import END_ID
-from keras_transformer.translator import Translator, read_translator_config
+from keras_transformer.translator import Translator, check_saved_translator
 
 EXPORT_INFO_FILE = "assets.extra/export_info.json"
 
@@ -121,7 +121,7 @@ def export_saved_model(
     Returns:
         The path of the written version directory.
     """
-    saved_config = read_translator_config(translator_dir)  # fails early
+    saved_config = check_saved_translator(translator_dir)  # fails early
     if name is None:
         name = _default_name(translator_dir)
     if version is None:
@@ -184,6 +184,11 @@ def _export_in_tensorflow_process(
         capture_output=True,
         text=True,
     )
+    if completed.returncode == _USER_ERROR_EXIT:
+        # The child raised an error about the user's input: raise it here,
+        # with its message, rather than its traceback.
+        error = json.loads(completed.stdout.strip().splitlines()[-1])
+        raise _USER_ERRORS[error["type"]](error["message"])
     if completed.returncode != 0:
         raise RuntimeError(
             f"The TensorFlow-backend export process failed (exit "
@@ -191,15 +196,30 @@ def _export_in_tensorflow_process(
         )
 
 
+# Errors about the user's input, which the export process reports as one JSON
+# line on standard output and exit status 2.
+_USER_ERRORS = {
+    error.__name__: error
+    for error in (ValueError, TypeError, FileNotFoundError, FileExistsError)
+}
+_USER_ERROR_EXIT = 2
+
+
 def _main(argv):
     request = json.loads(argv[1])
-    export_saved_model(
-        request["translator_dir"],
-        request["export_base"],
-        request["name"],
-        request["version"],
-        **request["overrides"],
-    )
+    try:
+        export_saved_model(
+            request["translator_dir"],
+            request["export_base"],
+            request["name"],
+            request["version"],
+            **request["overrides"],
+        )
+    except tuple(_USER_ERRORS.values()) as error:
+        kind = next(n for n, cls in _USER_ERRORS.items() if isinstance(error, cls))
+        report = {"type": kind, "message": str(error)}
+        print(json.dumps(report), flush=True)
+        sys.exit(_USER_ERROR_EXIT)
 
 
 if __name__ == "__main__":

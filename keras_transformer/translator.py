@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -134,10 +135,13 @@ class Translator:
         """Translates a string or a list of strings.
 
         Returns a string for a string, a list of strings for a list.
+
+        Raises:
+            TypeError: bytes, or an item that is not a string (naming it).
+            ValueError: a string that is not valid Unicode text (a lone
+                surrogate), naming the item and the character.
         """
-        single = isinstance(texts, str)
-        texts = [texts] if single else list(texts)
-        _check_strings(texts)
+        single, texts = _as_list(texts, "translate")
         if not texts:
             return []
         token_ids, _ = self.search(self.encode_sources(texts), verbose=verbose)
@@ -145,23 +149,25 @@ class Translator:
         return translations[0] if single else translations
 
     def translate_n_best(self, texts, verbose=False):
-        """Translates a list of strings, keeping every beam.
+        """Translates a string or a list of strings, keeping every beam.
 
-        Returns a list with, per sentence, `num_beams` pairs
-        `(translation, score)`, best first; the score is the log probability
-        divided by the GNMT length penalty.
+        Returns, per sentence, `num_beams` pairs `(translation, score)`, best
+        first (the score is the log probability divided by the GNMT length
+        penalty): that list for a string, a list of them for a list.
         """
-        texts = list(texts)
-        _check_strings(texts)
+        single, texts = _as_list(texts, "translate_n_best")
+        if not texts:
+            return []
         token_ids, scores = self.search(self.encode_sources(texts), verbose=verbose)
         tokenizer = self.output_tokenizer
-        return [
+        n_best = [
             [
                 (tokenizer.detokenize(row), float(score))
                 for row, score in zip(ids, sentence_scores, strict=True)
             ]
             for ids, sentence_scores in zip(token_ids, scores, strict=True)
         ]
+        return n_best[0] if single else n_best
 
     # === Saving ===
 
@@ -206,9 +212,10 @@ class Translator:
                 f"Unknown Translator settings {sorted(unknown)}; valid: "
                 f"{list(SETTING_NAMES) + ['jit_compile']}."
             )
-        model = keras.saving.load_model(
-            os.path.join(directory, config["model"]), compile=False
+        settings = TranslationSettings.from_dict(
+            config["decoding"], f"the 'decoding' section of {config['path']}"
         )
+        model = _load_model(os.path.join(directory, config["model"]))
         if weights is not None:
             _load_checkpoint(model, weights, directory)
         source = SubwordTokenizer.load(
@@ -219,11 +226,12 @@ class Translator:
             target = SubwordTokenizer.load(
                 os.path.join(directory, config["target_tokenizer"])
             )
-        return cls(model, source, target, **{**config["decoding"], **overrides})
+        return cls(model, source, target, settings, **overrides)
 
 
 def read_translator_config(directory):
-    """Reads and checks `translator.json` of a saved translator."""
+    """Reads and checks `translator.json` of a saved translator; the dict
+    it returns also holds the file's `path`."""
     path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -231,15 +239,79 @@ def read_translator_config(directory):
             "Pass the directory written by Translator.save (train() writes "
             "one to <workdir>/translator)."
         )
-    with open(path) as file:
-        config = json.load(file)
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}). Restore the file, or save "
+            "the translator again."
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a JSON object, found {config!r}.")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
             f"{path} has format_version {version!r}; this version of "
             f"keras_transformer reads format {FORMAT_VERSION}."
         )
+    for key, kind in (("model", str), ("source_tokenizer", str), ("decoding", dict)):
+        if not isinstance(config.get(key), kind):
+            found = "no such key" if key not in config else repr(config[key])
+            raise ValueError(
+                f"{path}: {key!r} must be a {'file name' if kind is str else 'object'}"
+                f" ({found}). Restore the file, or save the translator again."
+            )
+    target = config.get("target_tokenizer")
+    if target is not None and not isinstance(target, str):
+        raise ValueError(f"{path}: 'target_tokenizer' must be a file name or null.")
+    return {**config, "path": path}
+
+
+def check_saved_translator(directory):
+    """The cheap checks of `Translator.load`, without loading anything:
+    `translator.json` and its settings, and the model and tokenizer files.
+    Returns the checked config (with `path`)."""
+    config = read_translator_config(directory)
+    TranslationSettings.from_dict(
+        config["decoding"], f"the 'decoding' section of {config['path']}"
+    )
+    _check_model_file(os.path.join(directory, config["model"]))
+    for key in ("source_tokenizer", "target_tokenizer"):
+        if config.get(key) and not os.path.isfile(os.path.join(directory, config[key])):
+            raise FileNotFoundError(
+                f"No tokenizer file {os.path.join(directory, config[key])}, which "
+                f"{config['path']} names: the translator directory is incomplete. "
+                "Save or train the translator again."
+            )
     return config
+
+
+def _check_model_file(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No model file {path}: the translator directory is incomplete. "
+            "Save or train the translator again."
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a Keras model file: it is not a complete .keras "
+            f"(zip) archive ({os.path.getsize(path)} bytes), so it was cut short "
+            "or damaged. Save or train the translator again."
+        )
+
+
+def _load_model(path):
+    """`keras.saving.load_model`, with errors that name the file."""
+    _check_model_file(path)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad archive.
+        raise ValueError(
+            f"Could not load the model in {path}: {error}. The file may be "
+            "damaged, or written by an incompatible version: save the "
+            "translator again."
+        ) from error
 
 
 def _load_checkpoint(model, path, directory):
@@ -276,13 +348,39 @@ def _load_checkpoint(model, path, directory):
         ) from error
 
 
-def _check_strings(texts):
+def _as_list(texts, method):
+    """`(single, texts)`: whether one string was given, and the strings as a
+    list, each checked to be text."""
+    if isinstance(texts, (bytes, bytearray)):
+        raise TypeError(
+            f"{method}() takes a string or a list of strings, not bytes "
+            f"({bytes(texts[:20])!r}): decode them first, e.g. "
+            "data.decode('utf-8')."
+        )
+    if isinstance(texts, str):
+        texts = [texts]
+        single = True
+    else:
+        texts, single = list(texts), False
     for position, text in enumerate(texts):
         if not isinstance(text, str):
+            kind = type(text).__name__
+            hint = " (decode it first)" if isinstance(text, bytes) else ""
             raise TypeError(
-                f"translate() takes strings; item {position} is a "
-                f"{type(text).__name__}: {text!r}."
+                f"{method}() takes strings; item {position} is of type {kind}{hint}: "
+                f"{text!r:.80}."
             )
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"{method}(): item {position} is not valid text: it holds the "
+                f"lone surrogate {text[error.start]!r} at character "
+                f"{error.start + 1}, which no encoding represents (it comes "
+                "from text decoded with errors='surrogateescape' or split in "
+                "the middle of a character); fix or drop that item."
+            ) from None
+    return single, texts
 
 
 def _padded_batch_size(count, batch_size):

@@ -77,7 +77,7 @@ def test_long_sources_are_truncated_with_a_warning(tokenizer):
 
 
 def test_non_strings_are_rejected_with_their_position(tokenizer):
-    with pytest.raises(TypeError, match="item 1 is a int"):
+    with pytest.raises(TypeError, match="item 1 is of type int"):
         _translator(tokenizer).translate(["fine", 3])
 
 

@@ -11,6 +11,7 @@ CLI's `--help` and saved translators at once.
 """
 
 import dataclasses
+import difflib
 
 from keras_transformer.typed_fields import (
     Mismatch,
@@ -83,6 +84,39 @@ class SearchSettings:
         if problems:
             raise ValueError(f"Invalid {cls.__name__}: " + "; ".join(problems) + ".")
         return built
+
+    @classmethod
+    def from_dict(cls, data, where):
+        """Settings from JSON (a saved translator's `translator.json`),
+        checked with the converter and messages of `--set`; `where` names
+        the file and section in every message.
+
+        Raises:
+            ValueError: not an object, an unknown key (with the closest
+                one), a value of the wrong type, or out of its bounds.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"{where} must be an object of settings, found {data!r}.")
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"Unknown setting {key!r} in {where}.{hint} Valid settings: "
+                    f"{', '.join(fields)}."
+                )
+            try:
+                values[key] = convert(value, fields[key].type)
+            except Mismatch:
+                message = mismatch_message(key, fields[key].type, value)
+                raise ValueError(f"{message} in {where}.") from None
+        settings = cls(**values)
+        problems = settings.problems()
+        if problems:
+            raise ValueError(f"Invalid settings in {where}: {'; '.join(problems)}.")
+        return settings
 
 
 @dataclasses.dataclass(frozen=True)

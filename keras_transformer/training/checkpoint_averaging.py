@@ -101,10 +101,7 @@ def _check_file(path, expected):
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint weights file not found: {path!r}.")
-    try:
-        found = read_weights_layout(path)
-    except OSError as error:
-        raise ValueError(f"Could not read {path!r} as HDF5: {error}") from error
+    found = read_weights_layout(path)
     if found == expected:
         return
     missing = sorted(set(expected) - set(found))

@@ -5,11 +5,51 @@ else changes between backends.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _positive_int(text):
+    """argparse type: an int of at least 1 (0 is not "not given")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, found {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, found {value}")
+    return value
+
+
+def _read_lines(stream, where):
+    """The lines of a binary stream, decoded as UTF-8; a line that is not
+    UTF-8 is a `ValueError` naming where and which line."""
+    lines = []
+    for number, raw in enumerate(stream, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad = raw[error.start : error.end]
+            raise ValueError(
+                f"{where}, line {number}: invalid UTF-8 (bytes {bad!r} at column "
+                f"{error.start + 1}); translate reads UTF-8 text: convert it, "
+                "e.g. `iconv -f ISO-8859-1 -t UTF-8` for Latin-1"
+            ) from None
+        lines.append(text.removesuffix("\n").removesuffix("\r"))
+    return lines
+
+
+@contextlib.contextmanager
+def _progress_on_stderr():
+    """Keras' progress bars and logs go to standard error, so that standard
+    output holds the results alone (`evaluate --json | python -m json.tool`)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _package_version():
@@ -69,9 +109,9 @@ def _load_translator(args):
     from keras_transformer.translator import Translator
 
     overrides = {}
-    if getattr(args, "num_beams", None):
+    if getattr(args, "num_beams", None) is not None:
         overrides["num_beams"] = args.num_beams
-    if getattr(args, "batch_size", None):
+    if getattr(args, "batch_size", None) is not None:
         overrides["batch_size"] = args.batch_size
     return Translator.load(
         args.translator, weights=getattr(args, "weights", None), **overrides
@@ -114,15 +154,22 @@ def _evaluate(args):
         pairs = load_corpus(data).get(args.split) or []
         if not pairs:
             raise ValueError(f"The corpus {data.corpus!r} has no {args.split} split.")
-    scores, translations = evaluate_translator(
-        _load_translator(args), pairs, verbose=True
-    )
-    print(scores.describe())
+    with _progress_on_stderr():
+        translator = _load_translator(args)
+        scores, translations = evaluate_translator(
+            translator, pairs, verbose=sys.stderr.isatty()
+        )
+    if not args.json:
+        print(scores.describe())
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.writelines(f"{line}\n" for line in translations)
+        from keras_transformer.atomic import atomic_write_bytes
+
+        text = "".join(f"{line}\n" for line in translations)
+        atomic_write_bytes(args.output, text.encode("utf-8"))
     if args.json:
         print(json.dumps(scores.__dict__, indent=2))
+    else:
+        print(f"Scored {len(pairs)} sentences.", file=sys.stderr)
     return 0
 
 
@@ -130,16 +177,22 @@ def _translate(args):
     if args.texts:
         texts = args.texts
     elif args.input and args.input != "-":
-        with open(args.input, encoding="utf-8") as file:
-            texts = [line.rstrip("\n") for line in file]
+        try:
+            with open(args.input, "rb") as file:
+                texts = _read_lines(file, args.input)
+        except IsADirectoryError:
+            raise ValueError(
+                f"--input {args.input} is a directory, not a file"
+            ) from None
     else:
         if sys.stdin.isatty():
             print(
                 "Reading sentences from standard input (Ctrl-D ends).", file=sys.stderr
             )
-        texts = [line.rstrip("\n") for line in sys.stdin]
-    translator = _load_translator(args)
-    for translation in translator.translate(texts):
+        texts = _read_lines(sys.stdin.buffer, "standard input")
+    with _progress_on_stderr():
+        translations = _load_translator(args).translate(texts)
+    for translation in translations:
         print(translation)
     return 0
 
@@ -147,7 +200,7 @@ def _translate(args):
 def _export(args):
     from keras_transformer.export import export_saved_model
 
-    overrides = {"num_beams": args.num_beams} if args.num_beams else {}
+    overrides = {} if args.num_beams is None else {"num_beams": args.num_beams}
     path = export_saved_model(
         args.translator, args.output, args.name, args.version, **overrides
     )
@@ -209,8 +262,10 @@ def _add_translator_arguments(parser):
         help="load these weights over the translator's (e.g. the run's "
         "checkpoints/best.weights.h5)",
     )
-    parser.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
-    parser.add_argument("--batch-size", type=int, help="sentences per search")
+    parser.add_argument(
+        "--num-beams", type=_positive_int, help="beam width (1: greedy)"
+    )
+    parser.add_argument("--batch-size", type=_positive_int, help="sentences per search")
 
 
 def build_parser():
@@ -285,8 +340,12 @@ def build_parser():
     export.add_argument("translator", help="a translator directory")
     export.add_argument("--output", default="saved_models", help="export base")
     export.add_argument("--name", help="model name (default: the run's name)")
-    export.add_argument("--version", type=int, help="version (default: next)")
-    export.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
+    export.add_argument(
+        "--version", type=_positive_int, help="version, 1 or more (default: next)"
+    )
+    export.add_argument(
+        "--num-beams", type=_positive_int, help="beam width (1: greedy)"
+    )
     export.set_defaults(handler=_export)
 
     attention = commands.add_parser(
@@ -318,7 +377,9 @@ def build_parser():
         choices=("encoder_self", "decoder_self", "decoder_cross"),
         help="instead: every layer and head of this attention kind",
     )
-    attention.add_argument("--num-beams", type=int, help="beam width (1: greedy)")
+    attention.add_argument(
+        "--num-beams", type=_positive_int, help="beam width (1: greedy)"
+    )
     attention.set_defaults(handler=_attention)
 
     plot_history = commands.add_parser(

@@ -101,6 +101,13 @@ class LineReader:
         except UnicodeDecodeError as error:
             raise CorpusError(self._decode_message(raw, error, offset)) from None
         text = text.removesuffix("\n").removesuffix("\r")
+        if "\r" in text:
+            raise CorpusError(
+                f"{self.path}, line {self.line_number}: a carriage return (\\r) "
+                "inside the line: the file seems to end its lines with \\r alone "
+                "(classic Mac OS), so it reads as one long line. Convert the line "
+                f"endings to \\n, e.g. `tr '\\r' '\\n' < {self.path} > fixed`"
+            )
         if self.line_number == 1:
             text = text.removeprefix("\ufeff")
         if self.blank_only and text.strip():

@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from keras_transformer.data.readers import CorpusError
 from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
 
 LONG_PAIR_POLICIES = ("drop", "truncate")
@@ -65,10 +66,22 @@ def default_bucket_boundaries(max_length, smallest=8, growth=1.25):
     return boundaries
 
 
-def _pairs_dataset(pairs):
-    """A dataset of (source, target) strings from a list or a re-iterable."""
+def _pairs_dataset(pairs, errors):
+    """A dataset of (source, target) strings from a list or a re-iterable.
+
+    tf.data reports an exception raised by a generator as its own error, with
+    the Python traceback as text; a `CorpusError` is also appended to
+    `errors`, so that the pipeline can raise it as it is.
+    """
     if callable(pairs):
-        generator = pairs
+        stream = pairs
+
+        def generator():
+            try:
+                yield from stream()
+            except CorpusError as error:
+                errors.append(error)
+                raise
     elif isinstance(pairs, (list, tuple)):
         return tf.data.Dataset.from_tensor_slices(
             (
@@ -165,8 +178,9 @@ def make_translation_dataset(
 
     # Tokenized in batches (one op call per 512 pairs), then split again.
     # The counting pass fills the cache, so each pair is tokenized once.
+    corpus_errors = []
     tokenized = (
-        _pairs_dataset(pairs)
+        _pairs_dataset(pairs, corpus_errors)
         .batch(512)
         .map(
             _tokenize_and_fit(
@@ -178,7 +192,12 @@ def make_translation_dataset(
         .unbatch()
         .cache(cache_path or "")
     )
-    counts = _count(tokenized, boundaries, keep_long=long_pairs == "truncate")
+    try:
+        counts = _count(tokenized, boundaries, keep_long=long_pairs == "truncate")
+    except tf.errors.OpError:
+        if corpus_errors:  # the reader's own message, not tf.data's wrapping
+            raise corpus_errors[-1] from None
+        raise
     examples = tokenized
     if long_pairs == "drop":
         examples = examples.filter(

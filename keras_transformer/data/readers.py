@@ -67,14 +67,21 @@ class ReadStats:
 
     pairs_read: int = 0  # pairs yielded
     dropped_empty: int = 0  # pairs with an empty or whitespace-only side, dropped
+    dropped_nul: int = 0  # pairs with a NUL character (binary data), dropped
 
     def describe(self) -> str:
         """A one-line summary, e.g. "read 29000 pairs; dropped 12 pairs ..."."""
-        dropped = _plural(self.dropped_empty, "pair")
-        return (
-            f"read {_plural(self.pairs_read, 'pair')}; "
-            f"dropped {dropped} with an empty or whitespace-only side"
-        )
+        parts = [
+            f"read {_plural(self.pairs_read, 'pair')}",
+            f"dropped {_plural(self.dropped_empty, 'pair')} with an empty or "
+            "whitespace-only side",
+        ]
+        if self.dropped_nul:
+            parts.append(
+                f"dropped {_plural(self.dropped_nul, 'pair')} holding a NUL "
+                "character (binary data in a text file)"
+            )
+        return "; ".join(parts)
 
 
 def _plural(count: int, word: str) -> str:
@@ -82,9 +89,14 @@ def _plural(count: int, word: str) -> str:
 
 
 def _keep(source: str, target: str, stats: ReadStats, strip: bool):
-    """The pair to yield, counted in `stats`, or None if a side is blank."""
+    """The pair to yield, counted in `stats`, or None if a side is blank or
+    holds a NUL character (which no text has, and a tokenizer would turn into
+    an unknown token)."""
     if not source.strip() or not target.strip():
         stats.dropped_empty += 1
+        return None
+    if "\x00" in source or "\x00" in target:
+        stats.dropped_nul += 1
         return None
     stats.pairs_read += 1
     return (source.strip(), target.strip()) if strip else (source, target)

@@ -22,6 +22,7 @@ import keras
 from keras_transformer.atomic import atomic_write_bytes
 from keras_transformer.config import save_config, validate
 from keras_transformer.data.builtin_corpus import generate_builtin_corpus
+from keras_transformer.data.fingerprint import check_corpus_unchanged
 from keras_transformer.data.pipeline import make_translation_dataset
 from keras_transformer.data.readers import ReadStats, find_splits
 from keras_transformer.data.tokenizer import SubwordTokenizer
@@ -58,13 +59,26 @@ def load_corpus(data):
             test_size=data.builtin_test_size,
         )
     splits = find_splits(data.corpus, data.source_language, data.target_language)
-    corpus = {"train": splits["train"].read}
+    corpus = {"train": _CountedReads(splits["train"])}
     for name in ("valid", "test"):
         stats = ReadStats()
         corpus[name] = list(splits[name].read(stats)) if name in splits else []
         if name in splits:
             print(f"{name}: {stats.describe()}")
     return corpus
+
+
+class _CountedReads:
+    """Streams a split's pairs on each call; `stats` counts the last read
+    (the data pipeline's first pass reads the whole split once)."""
+
+    def __init__(self, files):
+        self.files = files
+        self.stats = None
+
+    def __call__(self):
+        self.stats = ReadStats()
+        return self.files.read(self.stats)
 
 
 def _pairs(pairs):
@@ -186,6 +200,11 @@ def train(config, workdir, verbose="auto"):
     keras.config.set_dtype_policy(config.train.mixed_precision)
     data = config.data
     corpus = load_corpus(data)
+    if devices.is_chief and data.corpus != "builtin":
+        splits = find_splits(data.corpus, data.source_language, data.target_language)
+        check_corpus_unchanged(
+            splits, os.path.join(workdir, "corpus.json"), data.corpus
+        )
     source_tokenizer, target_tokenizer = devices.chief_first(
         lambda: prepare_tokenizers(
             data, corpus["train"], os.path.join(workdir, "tokenizer")
@@ -198,6 +217,8 @@ def train(config, workdir, verbose="auto"):
         target_tokenizer,
         devices.token_budget(data.token_budget),
     )
+    if isinstance(corpus["train"], _CountedReads) and corpus["train"].stats:
+        print(f"train: {corpus['train'].stats.describe()}")
     print(f"Training data: {stats.describe()}")
     dataset = devices.distribute_dataset(dataset, stats.batches)
     if validation is not None:

@@ -18,6 +18,8 @@ import shutil
 TEMPORARY_PREFIX = ".tmp-"
 # `.tmp-<pid>-<token>-<name>`: what `temporary_path` makes.
 TEMPORARY_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-[0-9a-f]+-(?P<name>.+)$")
+# `<name>.previous-<pid>`: a directory `atomic_directory` was replacing.
+PREVIOUS_NAME = re.compile(r"^(?P<name>.+)\.previous-(?P<pid>\d+)$")
 
 
 def temporary_path(path):
@@ -128,3 +130,46 @@ def commit_directory(temporary, path):
     fsync_directory(os.path.dirname(os.path.abspath(path)))
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(root):
+    """Cleans up after writers killed mid-write under `root` (recursively):
+    removes the temporaries of processes that are gone, and puts back a
+    directory whose replacement was interrupted between its two renames.
+    Returns the paths removed or restored."""
+    cleaned = []
+    if not os.path.isdir(root):
+        return cleaned
+    for directory, subdirectories, files in os.walk(root):
+        for name in [*subdirectories, *files]:
+            path = os.path.join(directory, name)
+            temporary = TEMPORARY_NAME.match(name)
+            previous = PREVIOUS_NAME.match(name)
+            if temporary and not _alive(int(temporary["pid"])):
+                _remove(path)
+                cleaned.append(path)
+            elif previous and not _alive(int(previous["pid"])):
+                original = os.path.join(directory, previous["name"])
+                if os.path.exists(original):
+                    _remove(path)
+                else:
+                    os.rename(path, original)
+                cleaned.append(path)
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if os.path.isdir(os.path.join(directory, name))
+        ]
+    return cleaned

@@ -33,7 +33,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from keras_transformer.atomic import atomic_directory
+from keras_transformer.atomic import atomic_directory, remove_stale_temporaries
 from keras_transformer.special_tokens import END_ID
 from keras_transformer.translator import Translator, check_saved_translator
 
@@ -124,6 +124,7 @@ def export_saved_model(
     saved_config = check_saved_translator(translator_dir)  # fails early
     if name is None:
         name = _default_name(translator_dir)
+    remove_stale_temporaries(os.path.join(export_base, name))
     if version is None:
         version = next_version(export_base, name)
     path = os.path.join(export_base, name, str(int(version)))

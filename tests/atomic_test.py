@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +12,7 @@ from keras_transformer.atomic import (
     atomic_directory,
     atomic_file,
     atomic_write_bytes,
+    remove_stale_temporaries,
     temporary_path,
 )
 
@@ -56,3 +59,30 @@ def test_temporaries_are_recognizable(tmp_path):
     assert match and match["name"] == "best.weights.h5"
     assert int(match["pid"]) == os.getpid()
     assert TEMPORARY_NAME.match("best.weights.h5") is None
+
+
+def test_stale_temporaries_of_dead_writers_are_cleaned_up(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)  # a process that has ended
+    (tmp_path / "checkpoints").mkdir()
+    stale = tmp_path / "checkpoints" / f".tmp-{pid}-ab12-best.weights.h5"
+    stale.write_bytes(b"half")
+    (tmp_path / f".tmp-{pid}-cd34-translator").mkdir()
+    live = tmp_path / f".tmp-{os.getpid()}-ef56-config.json"  # being written now
+    live.write_bytes(b"{")
+    # Killed between atomic_directory's two renames: the old version is put back.
+    (tmp_path / f"translator.previous-{pid}").mkdir()
+    (tmp_path / f"translator.previous-{pid}" / "model.keras").write_bytes(b"PK")
+    cleaned = remove_stale_temporaries(tmp_path)
+    assert len(cleaned) == 3
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["checkpoints", live.name, "translator"]
+    )
+    assert os.listdir(tmp_path / "checkpoints") == []
+    assert (tmp_path / "translator" / "model.keras").read_bytes() == b"PK"
+    assert remove_stale_temporaries(tmp_path / "missing") == []

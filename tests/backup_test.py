@@ -247,3 +247,43 @@ def test_no_backup_restores_nothing(tmp_path):
 def test_invalid_arguments(tmp_path, kwargs):
     with pytest.raises(ValueError):
         TrainingBackup(tmp_path, **kwargs)
+
+
+def test_a_resumed_epoch_logs_what_the_uninterrupted_epoch_logs(tmp_path, monkeypatch):
+    """The metric totals of the batches before the restart are stored with a
+    mid-epoch backup and added back, so the epoch's loss is the whole
+    epoch's, not that of the batches trained after the restart."""
+    expected = train(build_model(), 2).history["loss"]
+    model = build_model()
+    die_in_second_write(monkeypatch)  # the first epoch-end backup
+    with pytest.raises(KeyboardInterrupt):
+        train(model, 2, tmp_path, save_freq=3)
+    monkeypatch.undo()
+    metadata = read_backup_metadata(tmp_path)
+    assert (metadata["epoch"], metadata["step"]) == (0, 3)
+    resumed = train(build_model(seed=99), 2, tmp_path, save_freq=3, verbose=0)
+    assert resumed.epoch == [0, 1]
+    np.testing.assert_allclose(resumed.history["loss"], expected, rtol=1e-6)
+
+
+def test_no_backup_at_an_epochs_last_batch_nor_after_a_non_finite_loss(tmp_path):
+    """The epoch-end backup follows the epoch's end work (BLEU, checkpoints,
+    history), so a backup due at the last batch waits for it; and once the
+    loss is NaN nothing is backed up over the last good state."""
+    model = build_model()
+    callback = TrainingBackup(tmp_path, save_freq=5, verbose=0)  # 5 = a whole epoch
+    callback.set_model(model)
+    callback.set_params({"epochs": 2, "steps": STEPS_PER_EPOCH, "verbose": 0})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    for batch in range(STEPS_PER_EPOCH):
+        callback.on_train_batch_end(batch, {"loss": 1.0})
+    assert entries(tmp_path) == []  # not at batch 5: the epoch's end comes first
+    callback.on_epoch_end(0)
+    assert read_backup_metadata(tmp_path)["epoch"] == 1
+    callback.on_epoch_begin(1)
+    callback.on_train_batch_end(0, {"loss": float("nan")})
+    callback.on_epoch_end(1)
+    callback.on_train_end()
+    metadata = read_backup_metadata(tmp_path)
+    assert (metadata["epoch"], metadata["finished"]) == (1, False)

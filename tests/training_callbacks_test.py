@@ -12,7 +12,7 @@ import pytest
 from keras_transformer.training import CheckpointKeeper, HistoryLogger
 
 
-def _fit(callbacks, epochs, batches=3, model=None):
+def _fit(callbacks, epochs, batches=3, model=None, initial_epoch=0):
     """Fits a one-layer model on `batches` batches per epoch."""
     callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
     if model is None:
@@ -21,7 +21,13 @@ def _fit(callbacks, epochs, batches=3, model=None):
     features = np.ones((batches * 2, 4), "float32")
     targets = np.zeros((batches * 2, 1), "float32")
     model.fit(
-        features, targets, batch_size=2, epochs=epochs, callbacks=callbacks, verbose=0
+        features,
+        targets,
+        batch_size=2,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=0,
     )
     return model
 
@@ -96,3 +102,15 @@ def test_history_keeps_values_logged_every_other_epoch_and_resumes(tmp_path):
     # Keras' own CSVLogger takes its columns from the first epoch: BLEU is lost.
     _fit([_EveryOtherEpoch(), keras.callbacks.CSVLogger(str(tmp_path / "k.csv"))], 2)
     assert "val_bleu" not in _rows(tmp_path / "k.csv")[0]
+
+
+def test_history_rows_of_a_killed_runs_epochs_are_replaced(tmp_path):
+    """A run killed after writing epoch 1's row resumes at epoch 1: that row
+    is dropped first, so each epoch is in the file once."""
+    path = tmp_path / "history.csv"
+    model = _fit([HistoryLogger(str(path))], epochs=2)
+    assert [row["epoch"] for row in _rows(path)] == ["0", "1"]
+    resumed = HistoryLogger(str(path), discard_from=1)
+    _fit([resumed], epochs=2, model=model, initial_epoch=1)
+    assert [row["epoch"] for row in _rows(path)] == ["0", "1"]
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]

@@ -1,6 +1,7 @@
 """Crash-safe, backend-neutral backups of a training run."""
 
 import datetime
+import math
 import os
 
 import keras
@@ -48,12 +49,20 @@ class TrainingBackup(keras.callbacks.Callback):
 
     On `on_train_begin` the latest complete backup, if any, is restored and
     `fit` resumes after the last batch it covers, mid-epoch included (the
-    batches already trained on are passed over without a train step). With a
-    deterministic data order (`shuffle=False`, no random augmentation) the
+    batches already trained on are passed over without a train step, and the
+    metric totals of the epoch's earlier batches, stored with the backup,
+    are added back, so the epoch's logs are the uninterrupted epoch's). With
+    a deterministic data order (`shuffle=False`, no random augmentation) the
     resumed run ends with the same weights as an uninterrupted one; the
-    learning-rate schedule follows the restored `optimizer.iterations`. The
-    metrics of a resumed epoch average only the batches trained after the
-    restart.
+    learning-rate schedule follows the restored `optimizer.iterations`.
+
+    An epoch counts as done only when its end-of-epoch backup is written, so
+    put this callback last: then the epoch's end (validation, and the
+    callbacks before this one: BLEU, checkpoints, history) is done before the
+    epoch is, and a run killed during it resumes before the epoch's end and
+    does it again. For the same reason `save_freq` never backs up at an
+    epoch's last batch (the epoch-end backup follows). A non-finite loss
+    stops all backups, so the last one stays a good state to resume from.
 
     At the end of training a last backup is written with `"finished": true`
     and kept, so later steps (export) can tell the run completed. Running the
@@ -101,6 +110,8 @@ class TrainingBackup(keras.callbacks.Callback):
         self._resume_step = 0
         self._batches_since_save = 0
         self._last_saved = None
+        self._resume_metrics = None  # metric totals of a resumed epoch's batches
+        self._diverged = False
         metadata = restore_latest(model, self.backup_dir)
         if metadata is None:
             return
@@ -111,6 +122,8 @@ class TrainingBackup(keras.callbacks.Callback):
         epochs = self.params.get("epochs") or 0
         done = finished and epochs <= (metadata.get("epochs") or 0)
         self._resume_step = 0 if done else step
+        if not done and step:
+            self._resume_metrics = metadata.get("metric_states") or None
         set_initial_epoch(model, max(epoch, epochs) if done else epoch)
         if self.verbose:
             print(_restored_message(metadata, done), flush=True)
@@ -129,9 +142,20 @@ class TrainingBackup(keras.callbacks.Callback):
         done = batch + 1
         if done <= self._step:
             return  # Passed over: trained on before the restart.
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._diverged = True  # Never back up NaN weights over good ones.
+        if self._resume_metrics is not None:
+            self._add_metric_totals(self._resume_metrics)
+            self._resume_metrics = None
         self._batches_since_save += done - self._step
         self._step = done
-        if self.save_freq != "epoch" and self._batches_since_save >= self.save_freq:
+        last_batch = done >= (self.params.get("steps") or done + 1)
+        if (
+            self.save_freq != "epoch"
+            and self._batches_since_save >= self.save_freq
+            and not last_batch  # The epoch-end backup follows its end.
+        ):
             self._save()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -146,6 +170,14 @@ class TrainingBackup(keras.callbacks.Callback):
         if self._last_saved != (*self._position(), True):
             self._save(finished=True)
 
+    def _add_metric_totals(self, states):
+        """Adds the stored metric states (totals and counts of the epoch's
+        batches before the restart) to those of the batches since."""
+        for variable in self.model.metrics_variables:
+            value = states.get(variable.path)
+            if value is not None and tuple(value.shape) == tuple(variable.shape):
+                variable.assign(variable + keras.ops.cast(value, variable.dtype))
+
     def _position(self):
         """(epochs completed, batches completed in the next epoch)."""
         steps = self.params.get("steps")
@@ -154,6 +186,8 @@ class TrainingBackup(keras.callbacks.Callback):
         return self._epoch, self._step
 
     def _save(self, finished=False):
+        if self._diverged:
+            return
         model = self.model  # On JAX this syncs the training state first.
         epoch, step = self._position()
         optimizer = model.optimizer
@@ -170,7 +204,8 @@ class TrainingBackup(keras.callbacks.Callback):
             "keras_version": keras.__version__,
             "written_at": datetime.datetime.now(datetime.UTC).isoformat(),
         }
-        write_backup(self.backup_dir, state_arrays(model), metadata, self.keep)
+        arrays = state_arrays(model, metrics=step > 0)
+        write_backup(self.backup_dir, arrays, metadata, self.keep)
         self._last_saved = (epoch, step, finished)
         self._batches_since_save = 0
 

@@ -84,6 +84,11 @@ def restore_latest(model, backup_dir):
         )
     for variable, value in pairs:
         variable.assign(value)
+    metadata["metric_states"] = {
+        key[len(METRICS_PREFIX) :]: value
+        for key, value in arrays.items()
+        if key.startswith(METRICS_PREFIX)
+    }
     return metadata
 
 
@@ -220,8 +225,16 @@ def _listed(label, names):
 # === Writing ===
 
 
-def state_arrays(model):
+METRICS_PREFIX = "metrics/"
+
+
+def state_arrays(model, metrics=False):
+    """The arrays of a backup: every model and optimizer variable, and with
+    `metrics` the metric states (`metrics/<path>`: running totals and counts
+    of the epoch so far, which loaders that do not know them ignore)."""
     variables = {"model/": (model.variables, None)}
+    if metrics:
+        variables[METRICS_PREFIX] = (model.metrics_variables, None)
     if model.optimizer is not None and model.optimizer.built:
         optimizer = model.optimizer
         variables["optimizer/"] = (optimizer.variables, optimizer.name + "/")

@@ -2,6 +2,7 @@
 learning rate in the logs, and a step limit."""
 
 import csv
+import io
 import json
 import math
 import os
@@ -193,9 +194,9 @@ class CheckpointKeeper(keras.callbacks.Callback):
             )
 
 
-class HistoryLogger(keras.callbacks.CSVLogger):
-    """`CSVLogger` appending to `filename`, with columns that do not depend
-    on the first epoch's logs.
+class HistoryLogger(keras.callbacks.Callback):
+    """Writes one CSV row per epoch to `filename`, with columns that do not
+    depend on the first epoch's logs, each time atomically.
 
     Keras' `CSVLogger` takes its columns from the first epoch it sees, so a
     value logged only every few epochs (validation BLEU) is dropped for the
@@ -203,23 +204,57 @@ class HistoryLogger(keras.callbacks.CSVLogger):
     rows under the wrong header. Here the columns are the existing file's
     header when it has one (a resumed run), or else the first epoch's keys
     plus `expected_keys`; an epoch that lacks a value writes `NA`.
+
+    The file is rewritten whole, atomically, at every epoch: a kill never
+    leaves half a row. `discard_from=e` first drops the rows of epoch `e` and
+    later, which a run killed after writing them leaves when it resumes at
+    epoch `e` (`train()` passes its backup's epoch), so each epoch is there
+    once.
     """
 
-    def __init__(self, filename, expected_keys=()):
-        super().__init__(filename, append=True)
+    def __init__(self, filename, expected_keys=(), discard_from=None):
+        super().__init__()
+        self.filename = os.fspath(filename)
         self.expected_keys = tuple(expected_keys)
+        self.discard_from = discard_from
+
+    def on_train_begin(self, logs=None):
+        if self.discard_from is not None and os.path.isfile(self.filename):
+            header, rows = self._read()
+            kept = [row for row in rows if int(row[0]) < self.discard_from]
+            if header and len(kept) < len(rows):
+                self._write(header, kept)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.keys is None:
-            header = None
-            if os.path.isfile(self.filename):
-                with open(self.filename, newline="") as file:
-                    header = next(csv.reader(file), None)
-            if header:
-                self.keys = [key for key in header if key != "epoch"]
-            else:
-                self.keys = sorted(set(logs or {}) | set(self.expected_keys))
-        super().on_epoch_end(epoch, logs)
+        logs = logs or {}
+        header, rows = self._read()
+        if not header:
+            header = ["epoch", *sorted(set(logs) | set(self.expected_keys))]
+        rows.append([str(epoch), *(_csv_value(logs.get(key)) for key in header[1:])])
+        self._write(header, rows)
+
+    def _read(self):
+        if not os.path.isfile(self.filename):
+            return None, []
+        with open(self.filename, newline="") as file:
+            reader = csv.reader(file)
+            return next(reader, None), [row for row in reader if row]
+
+    def _write(self, header, rows):
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        atomic_write_bytes(self.filename, text.getvalue().encode("utf-8"))
+
+
+def _csv_value(value):
+    if value is None:
+        return "NA"
+    try:
+        return str(float(keras.ops.convert_to_numpy(value)))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 class StepLimit(keras.callbacks.Callback):

@@ -19,7 +19,7 @@ import time
 
 import keras
 
-from keras_transformer.atomic import atomic_write_bytes
+from keras_transformer.atomic import atomic_write_bytes, remove_stale_temporaries
 from keras_transformer.config import save_config, validate
 from keras_transformer.data.builtin_corpus import generate_builtin_corpus
 from keras_transformer.data.fingerprint import check_corpus_unchanged
@@ -29,7 +29,7 @@ from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics.monitor import AttentionMonitor, monitor_inputs
 from keras_transformer.distribution import configure_devices
 from keras_transformer.evaluation import evaluate_translator
-from keras_transformer.training.backup import TrainingBackup
+from keras_transformer.training.backup import TrainingBackup, read_backup_metadata
 from keras_transformer.training.callbacks import (
     CheckpointKeeper,
     HistoryLogger,
@@ -195,6 +195,8 @@ def train(config, workdir, verbose="auto"):
     started = time.time()
     os.makedirs(workdir, exist_ok=True)
     if devices.is_chief:
+        for path in remove_stale_temporaries(workdir):
+            print(f"Removed {path}, left by a run killed while writing it.")
         save_config(config, os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.train.seed)
     keras.config.set_dtype_policy(config.train.mixed_precision)
@@ -278,6 +280,13 @@ def train(config, workdir, verbose="auto"):
     return results
 
 
+def _resumed_epoch(backup_dir):
+    """The epoch a run resumes at: rows of it and later in history.csv were
+    written by a run killed after them."""
+    metadata = read_backup_metadata(backup_dir)
+    return 0 if metadata is None else metadata["epoch"]
+
+
 def _callbacks(config, workdir, corpus, source_tokenizer, target_tokenizer):
     train = config.train
     guard = NaNGuard(backup_dir=os.path.join(workdir, "backup"))
@@ -317,8 +326,10 @@ def _callbacks(config, workdir, corpus, source_tokenizer, target_tokenizer):
         HistoryLogger(
             os.path.join(workdir, "history.csv"),
             expected_keys=("val_bleu", "val_chrf") if evaluating else (),
+            discard_from=_resumed_epoch(os.path.join(workdir, "backup")),
         ),
         keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
+        # Last: an epoch is done once its end-of-epoch work above is.
         TrainingBackup(
             os.path.join(workdir, "backup"), save_freq=train.backup_every_steps
         ),

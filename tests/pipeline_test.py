@@ -7,6 +7,7 @@ import pytest
 from keras_transformer.data.pipeline import (
     default_bucket_boundaries,
     make_translation_dataset,
+    skip_epochs,
 )
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
@@ -99,6 +100,28 @@ def test_deterministic_with_a_seed_and_shuffled_across_seeds(tokenizer):
 
     assert first_sources(3) == first_sources(3)
     assert first_sources(3) != first_sources(4)
+
+
+def test_skipped_epochs_start_a_new_dataset_at_a_later_epochs_order(tokenizer):
+    """What a resumed run relies on (skip_epochs): a dataset built alike and
+    advanced by two epochs yields the third epoch's batches."""
+
+    def build():
+        keras.utils.set_random_seed(0)
+        dataset, _ = make_translation_dataset(
+            PAIRS, tokenizer, max_length=40, token_budget=256, seed=3
+        )
+        return dataset
+
+    def sources(dataset):
+        return [
+            inputs["encoder_token_ids"].tolist() for inputs, _, _ in _epoch(dataset)
+        ]
+
+    uninterrupted = build()
+    epochs = [sources(uninterrupted) for _ in range(3)]
+    assert epochs[0] != epochs[2]
+    assert sources(skip_epochs(build(), 2)) == epochs[2]
 
 
 def test_streaming_source_gives_the_same_batches(tokenizer):

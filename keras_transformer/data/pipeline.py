@@ -248,6 +248,25 @@ def make_translation_dataset(
     return batches, stats
 
 
+def skip_epochs(dataset, count):
+    """Advances a reshuffling dataset by `count` epochs, without reading them.
+
+    A shuffle that reshuffles each iteration draws that iteration's seeds
+    from the dataset's seed generator as the iteration starts; starting
+    `count` iterations (one element each) therefore gives the next one,
+    the first that `fit` runs, epoch `count`'s order, so a run resumed at
+    epoch `count` sees the batches an uninterrupted run saw there (a new
+    dataset starts at epoch 0's order). `fit` must start one iteration per
+    epoch and no other: give it `steps_per_epoch` (without it, Keras' TF
+    backend starts a spare iteration at each epoch's end). Checked by
+    `tests/pipeline_test.py` and, through `fit` on every backend,
+    `tests/epoch_end_kill_test.py`.
+    """
+    for _ in range(count):
+        next(iter(dataset), None)
+    return dataset
+
+
 def _count(tokenized, boundaries, keep_long):
     """One pass: pairs per bucket, long pairs, and label tokens."""
     boundaries_tensor = tf.constant(boundaries, tf.int32)

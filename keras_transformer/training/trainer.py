@@ -23,7 +23,7 @@ from keras_transformer.atomic import atomic_write_bytes, remove_stale_temporarie
 from keras_transformer.config import save_config, validate
 from keras_transformer.data.builtin_corpus import generate_builtin_corpus
 from keras_transformer.data.fingerprint import check_corpus_unchanged
-from keras_transformer.data.pipeline import make_translation_dataset
+from keras_transformer.data.pipeline import make_translation_dataset, skip_epochs
 from keras_transformer.data.readers import ReadStats, find_splits
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics.monitor import AttentionMonitor, monitor_inputs
@@ -223,6 +223,9 @@ def train(config, workdir, verbose="auto"):
         print(f"train: {corpus['train'].stats.describe()}")
     print(f"Training data: {stats.describe()}")
     dataset = devices.distribute_dataset(dataset, stats.batches)
+    # A resumed run starts with the order of the epoch it resumes at, as an
+    # uninterrupted run sees it there.
+    skip_epochs(dataset, _resumed_epoch(os.path.join(workdir, "backup")))
     if validation is not None:
         validation = devices.distribute_dataset(validation, None, training=False)
     with devices.scope():
@@ -241,6 +244,8 @@ def train(config, workdir, verbose="auto"):
             dataset,
             validation_data=validation,
             epochs=config.train.epochs,
+            # One iteration of the dataset per epoch (skip_epochs relies on it).
+            steps_per_epoch=int(dataset.cardinality()),
             callbacks=callbacks + devices.callbacks(),
             shuffle=False,
             verbose=verbose,

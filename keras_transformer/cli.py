@@ -129,7 +129,9 @@ def _run_config(translator_dir):
 def _evaluate(args):
     from keras_transformer.evaluation import evaluate_translator
     from keras_transformer.training.trainer import load_corpus
+    from keras_transformer.translator import check_saved_translator
 
+    check_saved_translator(args.translator)  # a wrong path is named first
     if args.source_file or args.reference_file:
         if not (args.source_file and args.reference_file):
             raise ValueError("--source-file and --reference-file go together.")
@@ -174,6 +176,9 @@ def _evaluate(args):
 
 
 def _translate(args):
+    from keras_transformer.translator import check_saved_translator
+
+    check_saved_translator(args.translator)  # before waiting on standard input
     if args.texts:
         texts = args.texts
     elif args.input and args.input != "-":

@@ -41,7 +41,10 @@ RANKS = {
 # the one module in them that compiles a search step with torch.
 KERAS_ONLY = ("layers", "models", "decoding", "training", "diagnostics", "fit_hooks")
 BACKEND_MODULES = {"tensorflow", "jax", "jaxlib", "torch"}
-BACKEND_EXCEPTIONS = {"keras_transformer.decoding.step_compiler"}
+BACKEND_EXCEPTIONS = {
+    "keras_transformer.decoding.step_compiler",
+    "keras_transformer.models.train_step_compiler",
+}
 
 
 def _modules():

@@ -220,7 +220,10 @@ class TrainConfig:
         "float32", "Keras dtype policy: compute in 16 bits, keep float32 weights"
     )
     jit_compile: bool | Literal["auto"] = setting(
-        "auto", "XLA-compile the train step (Keras' compile(jit_compile=...))"
+        "auto",
+        "compile the train step (Keras' compile(jit_compile=...)): XLA on "
+        "TensorFlow and JAX; on PyTorch, true compiles the forward pass and the "
+        "update with torch.compile, once per batch shape ('auto': eager there)",
     )
     eval_every_epochs: int = setting(
         1, "BLEU and chrF on the validation set every N epochs; 0: never", minimum=0

@@ -18,6 +18,10 @@ from keras_transformer.layers.transformer_decoder import TransformerDecoder
 from keras_transformer.layers.transformer_encoder import TransformerEncoder
 from keras_transformer.models.arguments import check_keyword_arguments
 from keras_transformer.models.presets import PRESETS
+from keras_transformer.models.train_step_compiler import (
+    compiled_train_function,
+    wants_compiled_train_step,
+)
 
 POSITION_ENCODINGS = ("sinusoidal", "learned")
 # The keras.Model arguments a Transformer passes on; any other is a typo.
@@ -108,6 +112,10 @@ class Transformer(keras.Model):
     ... )
     >>> logits.shape
     (1, 3, 100)
+
+    Training: `compile` and `fit` as any Keras model. On PyTorch,
+    `compile(jit_compile=True)` compiles the forward pass and the update as
+    graphs (one per batch shape), with the losses of eager training.
     """
 
     def __init__(
@@ -358,6 +366,19 @@ class Transformer(keras.Model):
             training=training,
         )
         return self.decoder_token_embedding(x, reverse=True), self_attention_cache
+
+    # === Training ===
+
+    def make_train_function(self, force=False):
+        """Keras' train function, except on PyTorch with `jit_compile=True`:
+        there the forward pass with its loss and the update compile as two
+        graphs (`models/train_step_compiler.py` says why), where Keras would
+        compile its whole `train_step` and break the graph at the backward
+        pass and at every dropout."""
+        if (self.train_function is None or force) and wants_compiled_train_step(self):
+            self.train_function = compiled_train_function(self)
+            return self.train_function
+        return super().make_train_function(force=force)
 
     # === Presets and serialization ===
 

@@ -9,6 +9,13 @@ For the current Keras backend (`KERAS_BACKEND`), prints markdown tables of
    `keras.layers.MultiHeadAttention`.
 
 Usage: KERAS_BACKEND=jax python benchmarks/training_throughput.py [--quick|--tiny]
+
+On a GPU, the paper's dimensions in bfloat16, against a `torch.compile`d
+torch.nn.Transformer (torch backend), with model FLOPs utilization:
+
+    KERAS_BACKEND=torch python benchmarks/training_throughput.py \
+        --preset base --precision bfloat16 --batch 192 --length 64 \
+        --systems ours,torch,torch_compiled --no-attention
 """
 
 import argparse
@@ -45,12 +52,26 @@ TINY = {
     "batch": 2, "src_len": 8, "tgt_len": 8, "min_len": 4,
     "warmup": 1, "steps": 1, "rounds": 2, "attn_iters": 2,
 }  # fmt: skip
+# The paper's models (Table 3) with a shared 32,000-piece vocabulary; the
+# batch and lengths come from --batch and --length (lengths in [length/2,
+# length]).
+PRESETS = {
+    "base": {"vocab": 32000, "hidden": 512, "layers": 6, "heads": 8, "ff": 2048},
+    "big": {"vocab": 32000, "hidden": 1024, "layers": 6, "heads": 16, "ff": 4096},
+}
+GPU_DEFAULT = {
+    **DEFAULT, **PRESETS["base"], "batch": 192, "src_len": 64, "tgt_len": 64,
+    "min_len": 32, "warmup": 3, "steps": 3, "rounds": 4,
+}  # fmt: skip
+# Dense bfloat16 peak of a GPU, TFLOP/s, by a word of its name (for MFU).
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L4": 121.0}
 ATTENTION_SHAPE, ATTENTION_HEADS = (32, 64, 256), 4  # (batch, length, width)
 DROPOUTS = (0.0, 0.1)
 SYSTEMS = {
     "ours": "ours (keras_transformer)",
     "kerashub": "keras-hub layers",
     "torch": "torch.nn.Transformer",
+    "torch_compiled": "torch.nn.Transformer + torch.compile",
 }
 
 NOTES = """
@@ -243,33 +264,48 @@ def build_torch(cfg, dropout):
 
 def make_train_step(system, dropout, cfg, backend):
     """Returns `step(batch) -> loss as a host float` and the parameter count."""
-    if system == "torch":
+    bfloat16 = cfg["precision"] == "bfloat16"
+    if system.startswith("torch"):
+        import contextlib
+
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = build_torch(cfg, dropout).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        module = build_torch(cfg, dropout).to(device)
+        model = torch.compile(module) if system == "torch_compiled" else module
+        optimizer = torch.optim.Adam(module.parameters(), lr=1e-4)
         loss_fn = torch.nn.CrossEntropyLoss(ignore_index=0)
-        model.train()
+        module.train()
+
+        def autocast():
+            if not bfloat16:
+                return contextlib.nullcontext()
+            return torch.autocast(device, dtype=torch.bfloat16)
 
         def step(batch):
             source, decoder_in, labels = (torch.from_numpy(a).to(device) for a in batch)
             optimizer.zero_grad(set_to_none=True)
-            logits = model(source, decoder_in).reshape(-1, cfg["vocab"])
-            loss = loss_fn(logits, labels.reshape(-1).long())
+            with autocast():
+                logits = model(source, decoder_in).reshape(-1, cfg["vocab"])
+                loss = loss_fn(logits.float(), labels.reshape(-1).long())
             loss.backward()
             optimizer.step()
             return loss.item()
 
-        return step, sum(p.numel() for p in model.parameters())  # tied: once
+        return step, sum(p.numel() for p in module.parameters())  # tied: once
 
     import keras
 
+    if bfloat16:
+        keras.config.set_dtype_policy("mixed_bfloat16")
     model = (build_ours if system == "ours" else build_kerashub)(cfg, dropout)
+    jit_compile = True if backend == "tensorflow" else "auto"
+    if system == "ours" and backend == "torch" and cfg["torch_jit"]:
+        jit_compile = True  # the forward pass and the update as torch graphs
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=True if backend == "tensorflow" else "auto",
+        jit_compile=jit_compile,
     )
 
     def step(batch):
@@ -281,6 +317,19 @@ def make_train_step(system, dropout, cfg, backend):
     return step, model.count_params()
 
 
+def train_flops(cfg):
+    """Model FLOPs of one training step (forward and backward: 3 × the
+    forward's multiply-adds × 2), counted over padded positions: the matrix
+    products of every layer, attention scores and values, and the output
+    projection; embeddings, norms and softmax are left out."""
+    d, ff, n, vocab = cfg["hidden"], cfg["ff"], cfg["layers"], cfg["vocab"]
+    batch, source, target = cfg["batch"], cfg["src_len"], cfg["tgt_len"]
+    encoder = n * batch * source * (4 * d * d + 2 * d * ff + 2 * source * d)
+    decoder = n * batch * target * (8 * d * d + 2 * d * ff + 2 * (target + source) * d)
+    projection = batch * target * d * vocab
+    return 3 * 2 * (encoder + decoder + projection)
+
+
 def train_worker(system, dropout, cfg):
     """Builds and warms up a model, then times steps when the driver says so.
 
@@ -288,7 +337,7 @@ def train_worker(system, dropout, cfg):
     each `RUN` line on stdin; prints `RESULT {...}` (memory) on `STOP`.
     """
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if system == "torch":
+    if system.startswith("torch"):
         import torch  # noqa: F401
     else:  # both Keras systems import the same modules before the baseline
         import keras_hub  # noqa: F401
@@ -377,13 +426,11 @@ def attention_worker(cfg):
 class Worker:
     """This script as a worker subprocess, driven line by line."""
 
-    def __init__(self, args, worker_args):
+    def __init__(self, cfg, worker_args):
         command = [sys.executable, os.path.abspath(__file__), *worker_args]
         self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
-            command
-            + (["--quick"] if args.quick else [])
-            + (["--tiny"] if args.tiny else []),
+            command + ["--worker-config", json.dumps(cfg)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -408,14 +455,16 @@ class Worker:
         self.error = lines[-1] if lines else f"exit code {self.proc.returncode}"
 
 
-def run_training(args, cfg, runs):
+def run_training(cfg, runs):
     """Trains each (dropout, system) in its own process, alternating rounds."""
     workers, results = {}, {}
     for dropout, system in runs:  # one at a time, so compilation runs alone
         print(f"[{system}, dropout {dropout}]", file=sys.stderr, flush=True)
-        worker = Worker(args, ["--system", system, "--dropout", str(dropout)])
+        worker = Worker(cfg, ["--system", system, "--dropout", str(dropout)])
         workers[(dropout, system)] = worker
-        results[(dropout, system)] = worker.request(None, "READY")
+        results[(dropout, system)] = ready = worker.request(None, "READY")
+        if ready:
+            print(f"  ready: warm-up {ready['warmup_s']:.1f} s", file=sys.stderr)
     seconds = {run: [] for run in runs}
     for _ in range(cfg["rounds"]):
         for run, worker in workers.items():
@@ -461,14 +510,15 @@ def print_training(results, cfg, size):
         f"{cfg['hidden']}, {cfg['layers']}+{cfg['layers']} layers, {cfg['heads']} "
         f"heads, d_ff {cfg['ff']}; batch {cfg['batch']}, source/target padded to "
         f"{cfg['src_len']}/{cfg['tgt_len']}, lengths uniform in [{cfg['min_len']}, "
-        f"{cfg['src_len']}]; {cfg['warmup']} warm-up steps, then "
-        f"{cfg['rounds']} rounds of {cfg['steps']} timed steps.\n"
+        f"{cfg['src_len']}]; {cfg['precision']}; {cfg['warmup']} warm-up steps, "
+        f"then {cfg['rounds']} rounds of {cfg['steps']} timed steps.\n"
     )
     on_gpu = any(r.get("gpu_peak_mib") for r in results.values())
+    peak = cfg.get("peak_tflops")
     print(
         "| dropout | system | params | target tok/s | ms/step | min ms | warm-up s "
-        f"| {'peak GPU MiB' if on_gpu else 'peak RSS Δ MiB'} | ours / system "
-        "| (min) |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+        f"| {'peak GPU MiB' if on_gpu else 'peak RSS Δ MiB'} | MFU | ours / system "
+        "| (min) |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     )
     for (dropout, system), r in results.items():
         ours = results[(dropout, "ours")]
@@ -479,16 +529,37 @@ def print_training(results, cfg, size):
         if "error" not in ours:
             ratio = f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x"
             ratio_min = f"{r['min_ms'] / ours['min_ms']:.2f}x"
+        mfu = "n/a"
+        if peak:
+            mfu = f"{train_flops(cfg) / (r['ms'][0] / 1000) / (peak * 1e12):.1%}"
         print(
             f"| {dropout} | {SYSTEMS[system]} | {r['params']:,} "
             f"| {r['tokens_per_s']:,.0f} | {ms(r['ms'])} | {r['min_ms']:.1f} "
             f"| {r['warmup_s']:.1f} | {r['gpu_peak_mib'] or r['rss_delta_mib']:,.0f} "
-            f"| {ratio} | {ratio_min} |"
+            f"| {mfu} | {ratio} | {ratio_min} |"
         )
     memory = "peak device memory allocated"
     if not on_gpu:
         memory = "peak process RSS (ru_maxrss) minus the RSS before the model is built"
     print(NOTES.format(memory=memory, warmup=cfg["warmup"], steps=cfg["steps"]))
+    if cfg["torch_jit"]:
+        print(
+            "- ours on torch: compile(jit_compile=True), the forward pass and "
+            "the update compiled as torch graphs; torch.nn.Transformer + "
+            "torch.compile: torch.compile(model), Adam eager."
+        )
+    if cfg["precision"] == "bfloat16":
+        print(
+            "- bfloat16: Keras' mixed_bfloat16 policy; torch: torch.autocast "
+            "(bfloat16) around the forward pass and the loss."
+        )
+    if peak:
+        print(
+            f"- MFU: model FLOPs per step ({train_flops(cfg) / 1e12:.2f} TFLOP: "
+            "3 × 2 × the multiply-adds of the layers' matrix products, attention "
+            "and the output projection, over padded positions) / median step "
+            f"time / {peak:g} TFLOP/s, the GPU's dense bfloat16 peak."
+        )
     if not any(system == "torch" for _, system in results):
         print("- torch.nn.Transformer is measured on the torch backend only.")
 
@@ -528,19 +599,48 @@ def main():
         action="store_true",
         help="tiny models: a smoke test whose figures mean nothing (wins over --quick)",
     )
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="the paper's dimensions, batch 192 × length 64 unless given (a GPU run)",
+    )
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
+    parser.add_argument("--batch", type=int, help="sentences per batch")
+    parser.add_argument(
+        "--length", type=int, help="source and target padded length (lengths from half)"
+    )
+    parser.add_argument("--rounds", type=int, help="timed rounds per system")
+    parser.add_argument(
+        "--systems",
+        help=f"comma-separated, of {','.join(SYSTEMS)} (default: those of the backend)",
+    )
+    parser.add_argument(
+        "--dropouts", default=None, help="comma-separated (default: 0.0,0.1)"
+    )
+    parser.add_argument(
+        "--torch-jit",
+        action="store_true",
+        help="torch: ours with compile(jit_compile=True) (the default with --preset)",
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        help="the GPU's dense bfloat16 peak, for MFU (default: from its name)",
+    )
+    parser.add_argument(
+        "--no-attention", action="store_true", help="skip the attention measurement"
+    )
+    parser.add_argument("--worker-config", help=argparse.SUPPRESS)
     parser.add_argument("--system", choices=list(SYSTEMS), help=argparse.SUPPRESS)
     parser.add_argument("--dropout", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--attention", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    size, cfg = ("default", DEFAULT)
-    if args.tiny:
-        size, cfg = ("tiny", TINY)
-    elif args.quick:
-        size, cfg = ("quick", QUICK)
-    if args.attention:
-        return attention_worker(cfg)
-    if args.system:
+    if args.worker_config:
+        cfg = json.loads(args.worker_config)
+        if args.attention:
+            return attention_worker(cfg)
         return train_worker(args.system, args.dropout, cfg)
+    size, cfg = make_config(args)
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     version = importlib.metadata.version
@@ -551,12 +651,58 @@ def main():
         f"{machine_description()}; load average {os.getloadavg()[0]:.2f}\n"
     )
     systems = ["ours", "kerashub"] + (["torch"] if backend == "torch" else [])
-    runs = [(dropout, system) for dropout in DROPOUTS for system in systems]
-    print_training(run_training(args, cfg, runs), cfg, size)
-    print("[attention]", file=sys.stderr, flush=True)
-    worker = Worker(args, ["--attention"])
-    print_attention(worker.request(None, "RESULT") or {"error": worker.error}, backend)
+    if args.systems:
+        systems = args.systems.split(",")
+        unknown = sorted(set(systems) - set(SYSTEMS))
+        if unknown or "ours" not in systems:
+            parser.error(f"--systems: need ours, and only {', '.join(SYSTEMS)}")
+        if backend != "torch" and any(s.startswith("torch") for s in systems):
+            parser.error(
+                "--systems: the torch.nn.Transformer rows need KERAS_BACKEND=torch"
+            )
+    dropouts = DROPOUTS
+    if args.dropouts:
+        dropouts = tuple(float(d) for d in args.dropouts.split(","))
+    runs = [(dropout, system) for dropout in dropouts for system in systems]
+    print_training(run_training(cfg, runs), cfg, size)
+    if not args.no_attention:
+        print("[attention]", file=sys.stderr, flush=True)
+        worker = Worker(cfg, ["--attention"])
+        result = worker.request(None, "RESULT") or {"error": worker.error}
+        print_attention(result, backend)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
+def make_config(args):
+    """The size's name and its settings, with the command line's overrides."""
+    size, cfg = ("default", DEFAULT)
+    if args.tiny:
+        size, cfg = ("tiny", TINY)
+    elif args.quick:
+        size, cfg = ("quick", QUICK)
+    elif args.preset:
+        size, cfg = (args.preset, {**GPU_DEFAULT, **PRESETS[args.preset]})
+    cfg = {**cfg, "precision": args.precision or "float32"}
+    if args.batch:
+        cfg["batch"] = args.batch
+    if args.length:
+        cfg.update(src_len=args.length, tgt_len=args.length, min_len=args.length // 2)
+    if args.rounds:
+        cfg["rounds"] = args.rounds
+    cfg["torch_jit"] = args.torch_jit or bool(args.preset)
+    if cfg["torch_jit"]:  # ours: an eager first step, then the compiling one
+        cfg["warmup"] = max(cfg["warmup"], 2)
+    cfg["peak_tflops"] = args.peak_tflops or gpu_peak_tflops(cfg["precision"])
+    return size, cfg
+
+
+def gpu_peak_tflops(precision):
+    """The dense bfloat16 peak of a GPU this table knows, in bfloat16 runs."""
+    if precision != "bfloat16" or not shutil.which("nvidia-smi"):
+        return None
+    query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+    name = subprocess.run(query, capture_output=True, text=True).stdout
+    return next((peak for word, peak in PEAK_BF16_TFLOPS.items() if word in name), None)
 
 
 if __name__ == "__main__":

@@ -492,11 +492,16 @@ def machine_description():
                 line.split(":")[1].strip() for line in info if "model name" in line
             ]
         cpu = names[0] if names else cpu
-    gpu = "none"
-    if shutil.which("nvidia-smi"):
-        query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
-        gpu = subprocess.run(query, capture_output=True, text=True).stdout.strip()
+    gpu = gpu_names() or "none"
     return f"{os.cpu_count()} CPUs ({cpu}), GPU: {gpu.replace(chr(10), ', ')}"
+
+
+def gpu_names():
+    """nvidia-smi's GPU names, a line each; "" without nvidia-smi."""
+    if not shutil.which("nvidia-smi"):
+        return ""
+    query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+    return subprocess.run(query, capture_output=True, text=True).stdout.strip()
 
 
 def ms(stats):
@@ -698,10 +703,9 @@ def make_config(args):
 
 def gpu_peak_tflops(precision):
     """The dense bfloat16 peak of a GPU this table knows, in bfloat16 runs."""
-    if precision != "bfloat16" or not shutil.which("nvidia-smi"):
+    if precision != "bfloat16":
         return None
-    query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
-    name = subprocess.run(query, capture_output=True, text=True).stdout
+    name = gpu_names()
     return next((peak for word, peak in PEAK_BF16_TFLOPS.items() if word in name), None)
 
 

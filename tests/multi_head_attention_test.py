@@ -225,11 +225,10 @@ def test_fully_masked_rows_give_finite_uniform_attention():
     np.testing.assert_allclose(to_numpy(weights), 1.0 / SOURCE_LEN, atol=1e-6)
 
 
-def test_cached_self_attention_equals_full_pass():
-    query, _ = _inputs()
-    layer = _layer()
-    full = to_numpy(layer(query, query, use_causal_mask=True))
-    cache = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, DIM // HEADS))
+def _causal_self_attention_step_by_step(layer, query, cache_width):
+    """Causal self-attention over `query` one position at a time, through a
+    self-attention cache of `cache_width` per head; the outputs joined."""
+    cache = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, cache_width))
     steps = []
     for index in range(TARGET_LEN):
         step = query[:, index : index + 1]
@@ -237,7 +236,15 @@ def test_cached_self_attention_equals_full_pass():
             step, step, use_causal_mask=True, cache=cache, cache_update_index=index
         )
         steps.append(to_numpy(output))
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+    return np.concatenate(steps, axis=1)
+
+
+def test_cached_self_attention_equals_full_pass():
+    query, _ = _inputs()
+    layer = _layer()
+    full = to_numpy(layer(query, query, use_causal_mask=True))
+    steps = _causal_self_attention_step_by_step(layer, query, DIM // HEADS)
+    np.testing.assert_allclose(steps, full, atol=1e-5)
 
 
 def test_precomputed_cross_attention_cache_equals_full_pass():
@@ -273,15 +280,8 @@ def test_caches_hold_keys_and_values_of_different_sizes(key_dim):
         atol=1e-5,
     )
     full = to_numpy(layer(query, query, use_causal_mask=True))
-    cache = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, width))
-    steps = []
-    for index in range(TARGET_LEN):
-        step = query[:, index : index + 1]
-        output, cache = layer(
-            step, step, use_causal_mask=True, cache=cache, cache_update_index=index
-        )
-        steps.append(to_numpy(output))
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+    steps = _causal_self_attention_step_by_step(layer, query, width)
+    np.testing.assert_allclose(steps, full, atol=1e-5)
 
 
 def test_scaled_dot_product_attention_scale_is_one_over_sqrt_dk():

@@ -104,7 +104,8 @@ def _as_tensor(value):
 def _loss_tracker(model):
     """The compiled model's loss metric, which Keras' `train_step` updates
     with each batch's loss: `model.metrics` lists it first, named "loss"."""
-    tracker = model.metrics[0] if model.metrics else None
+    metrics = model.metrics
+    tracker = metrics[0] if metrics else None
     if tracker is None or tracker.name != "loss":
         raise RuntimeError(
             "The compiled train step needs a compiled model whose first metric "

@@ -69,7 +69,7 @@ class TranslationModule(tf.Module):
         # The SentencePiece ops are built in the traced graph (see
         # SubwordTokenizer.tf_tokenize); the model proto is a graph constant.
         source = translator.source_tokenizer.tf_tokenize(inputs)
-        source = source[:, : translator.max_source_length]
+        source = source[:, : translator.source_length_limit]
         source = source.to_tensor()
         # A batch of empty strings still needs one (padding) column.
         missing = tf.maximum(1 - tf.shape(source)[1], 0)

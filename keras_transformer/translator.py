@@ -100,21 +100,36 @@ class Translator:
 
     # === Translation ===
 
+    @property
+    def source_length_limit(self):
+        """Longer sources are truncated: `max_source_length`, or the model's
+        `max_sequence_length` when its learned positions end first."""
+        limit = self.max_source_length
+        if self.generator.longest_source is not None:
+            limit = min(limit, self.generator.longest_source)
+        return limit
+
     def encode_sources(self, texts):
         """Tokenizes source strings, truncating long ones (with a warning).
 
         Returns a list of int32 arrays.
         """
         ids = self.source_tokenizer.tokenize(list(texts))
-        too_long = sum(len(row) > self.max_source_length for row in ids)
+        limit = self.source_length_limit
+        too_long = sum(len(row) > limit for row in ids)
         if too_long:
+            reason = "max_source_length; raise it to translate them whole"
+            if limit < self.max_source_length:
+                reason = (
+                    "the model's max_sequence_length, the last position its "
+                    "learned position table covers"
+                )
             warnings.warn(
                 f"Truncated {too_long} of {len(ids)} source sentences to "
-                f"max_source_length={self.max_source_length} tokens; raise "
-                "max_source_length to translate them whole.",
+                f"{limit} tokens ({reason}).",
                 stacklevel=3,
             )
-        return [row[: self.max_source_length] for row in ids]
+        return [row[:limit] for row in ids]
 
     def search(self, source_ids, verbose=False):
         """Searches tokenized sources in batches, longest first.
@@ -394,8 +409,9 @@ def search_in_batches(generator, source_ids, batch_size=64, verbose=False):
     """Searches tokenized sources with a `Generator`, in batches, longest first.
 
     Sources of similar length share a batch; each batch is padded to a
-    multiple of 8 tokens and to a power-of-two number of rows (at most
-    `batch_size`), so a compiled search sees few distinct shapes.
+    multiple of 8 tokens (within a learned position table's length) and to a
+    power-of-two number of rows (at most `batch_size`), so a compiled search
+    sees few distinct shapes.
 
     Args:
         generator: a `Generator`.
@@ -414,6 +430,8 @@ def search_in_batches(generator, source_ids, batch_size=64, verbose=False):
         chosen = order[start : start + batch_size]
         longest = max(1, max(len(source_ids[i]) for i in chosen))
         length = -(-longest // SOURCE_LENGTH_STEP) * SOURCE_LENGTH_STEP
+        if generator.longest_source is not None:
+            length = min(length, generator.longest_source)
         rows = _padded_batch_size(len(chosen), batch_size)
         batch = np.full((rows, length), PAD_ID, "int32")
         for row, index in enumerate(chosen):

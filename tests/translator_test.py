@@ -14,6 +14,7 @@ from keras_transformer import Transformer
 from keras_transformer.cli import main as cli_main
 from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.export import export_saved_model, next_version
+from keras_transformer.special_tokens import END_ID
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
 from tests.tiny import tiny_transformer
@@ -74,6 +75,22 @@ def test_long_sources_are_truncated_with_a_warning(tokenizer):
         translator.source_tokenizer.tokenize("dog " * 40)[:5]
     )
     assert long_translation == translator.translate(truncated)
+
+
+def test_learned_positions_bound_sources_and_outputs(tokenizer):
+    """A learned position table of 12 rows: longer sources are cut to 12
+    tokens (saying why) and outputs end within 12 positions, where the
+    model would otherwise fail on a position it has no embedding for."""
+    keras.utils.set_random_seed(5)
+    model = tiny_transformer(
+        tokenizer.vocabulary_size, position_encoding="learned", max_sequence_length=12
+    )
+    translator = Translator(model, tokenizer, num_beams=2, max_length_offset=30)
+    assert translator.source_length_limit == 12
+    with pytest.warns(UserWarning, match="to 12 tokens \\(the model's max_seq"):
+        token_ids, _ = translator.search(translator.encode_sources(["dog " * 40]))
+    assert token_ids[0].shape[-1] <= 12
+    assert (token_ids[0] == END_ID).any(axis=-1).all()
 
 
 def test_non_strings_are_rejected_with_their_position(tokenizer):

@@ -70,6 +70,14 @@ class Generator(keras.Model):
                 f"of the full length; received {first_cache_length}."
             )
         self.model = model
+        # The most output positions: max_output_length, or fewer where a
+        # learned position table ends first; that table also bounds the
+        # sources' length, padding included (`longest_source`, else None).
+        self.longest_output = self.settings.max_output_length
+        self.longest_source = None
+        if getattr(model, "position_encoding", None) == "learned":
+            self.longest_output = min(self.longest_output, model.max_sequence_length)
+            self.longest_source = model.max_sequence_length
         self.first_cache_length = first_cache_length
         self._compile_step = search_step_compiler(jit_compile)
         # Where the step is compiled, Keras must not compile the whole search.
@@ -80,9 +88,7 @@ class Generator(keras.Model):
         """Static number of output positions for sources of `source_length`."""
         settings = self.settings
         needed = int(-(-source_length * settings.max_length_ratio // 1))
-        return max(
-            1, min(settings.max_output_length, needed + settings.max_length_offset)
-        )
+        return max(1, min(self.longest_output, needed + settings.max_length_offset))
 
     def call(self, encoder_token_ids):
         # Keras' predict_step calls this (statelessly on JAX).
@@ -96,7 +102,7 @@ class Generator(keras.Model):
         if source_length is None:
             max_length = output_length_limits(
                 ops.shape(encoder_token_ids)[1],
-                settings.max_output_length,
+                self.longest_output,
                 settings.max_length_ratio,
                 settings.max_length_offset,
             )
@@ -113,15 +119,13 @@ class Generator(keras.Model):
         )
         # The cache grows in stages; for a tensor length (above), up to the
         # static cap.
-        stages = cache_stages(
-            max_length, self.first_cache_length, settings.max_output_length
-        )
+        stages = cache_stages(max_length, self.first_cache_length, self.longest_output)
         search_options = {"compile_step": self._compile_step}
         if len(stages) > 1:
             search_options |= {
                 "resize_cache": resize_self_attention_cache,
                 "first_cache_length": self.first_cache_length,
-                "longest_output": settings.max_output_length,
+                "longest_output": self.longest_output,
             }
         next_token_logits, cache = transformer_next_token_logits(
             self.model, encoder_token_ids, stages[0], settings.num_beams

@@ -167,8 +167,9 @@ class Translator:
         """Translates a string or a list of strings, keeping every beam.
 
         Returns, per sentence, `num_beams` pairs `(translation, score)`, best
-        first (the score is the log probability divided by the GNMT length
-        penalty): that list for a string, a list of them for a list.
+        first (the score is the log probability divided by the length
+        penalty of `length_normalization`): that list for a string, a list of
+        them for a list.
         """
         single, texts = _as_list(texts, "translate_n_best")
         if not texts:

@@ -127,6 +127,27 @@ def test_beam_scores_are_length_normalized_log_probs_best_first():
             np.testing.assert_allclose(scores[beam], expected, rtol=1e-4)
 
 
+def test_power_normalized_scores_divide_by_length_to_the_alpha():
+    model, sources = _random_model(), _sources()
+    generator = Generator(
+        model,
+        num_beams=3,
+        max_length_offset=2,
+        length_penalty=1.5,
+        length_normalization="power",
+        early_stopping=True,
+    )
+    outputs = generator.generate(sources)
+    for row, source in enumerate(sources):
+        for beam in range(3):
+            log_prob, length = _sequence_log_prob(
+                model, source, outputs["token_ids"][row, beam]
+            )
+            np.testing.assert_allclose(
+                outputs["scores"][row, beam], log_prob / length**1.5, rtol=1e-4
+            )
+
+
 class _MarkovTable:
     """A next-token callback from a fixed table of log probabilities indexed
     by the previous token; the cache carries nothing."""
@@ -164,6 +185,43 @@ def test_beam_search_finds_the_sequence_greedy_misses():
     np.testing.assert_allclose(
         to_numpy(beam_scores)[0, 0], np.log(0.45 * 0.9), rtol=1e-5
     )
+
+
+def test_early_stopping_ends_once_num_beams_hypotheses_have_finished():
+    # Beam 2, scores log p / length (power, alpha 1). "END" (0.5) finishes
+    # first, then "4 END" (0.3 * 0.6, scored -0.86): two finished, so early
+    # stopping ends there with "END" (-0.69). The live "5 6" (-1.62 at
+    # length 2, -0.81 > -0.86) can still win, so the default rule goes on
+    # and finds "5 6 END" (-1.62 / 3 = -0.54).
+    rows = {
+        START_ID: {END_ID: 0.5, 4: 0.3, 5: 0.2},
+        4: {END_ID: 0.6, 7: 0.4},
+        5: {6: 0.99, END_ID: 0.01},
+        6: {END_ID: 1.0},
+        7: {END_ID: 1.0},
+    }
+    step = _MarkovTable(_table(8, rows))
+
+    def best(early_stopping):
+        ids, scores = beam_search(
+            step,
+            ops.zeros((2, 1)),
+            1,
+            2,
+            6,
+            1.0,
+            length_normalization="power",
+            early_stopping=early_stopping,
+        )
+        ids = to_numpy(ids)[0, 0]
+        return ids[: list(ids).index(END_ID) + 1].tolist(), to_numpy(scores)[0, 0]
+
+    tokens, score = best(early_stopping=True)
+    assert tokens == [END_ID]
+    np.testing.assert_allclose(score, np.log(0.5), rtol=1e-4)
+    tokens, score = best(early_stopping=False)
+    assert tokens == [5, 6, END_ID]
+    np.testing.assert_allclose(score, np.log(0.2 * 0.99) / 3, rtol=1e-4)
 
 
 def test_length_penalty_prefers_longer_hypotheses_as_alpha_grows():

@@ -23,6 +23,7 @@ from keras_transformer.decoding.search import (
     greedy_search,
     length_penalty,
     output_length_limits,
+    power_length_penalty,
     restrict_choices,
     write_column,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "greedy_search",
     "length_penalty",
     "output_length_limits",
+    "power_length_penalty",
     "resize_self_attention_cache",
     "restrict_choices",
     "staged_while_loop",

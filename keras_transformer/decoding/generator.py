@@ -149,6 +149,8 @@ class Generator(keras.Model):
                 max_length,
                 settings.length_penalty,
                 limits,
+                length_normalization=settings.length_normalization,
+                early_stopping=settings.early_stopping,
                 **search_options,
             )
         return {"token_ids": token_ids, "scores": scores}

@@ -36,6 +36,12 @@ def length_penalty(length, alpha):
     return ops.power((5.0 + ops.cast(length, "float32")) / 6.0, alpha)
 
 
+def power_length_penalty(length, alpha):
+    """`length ** alpha`, CTranslate2's (and Hugging Face's) normalization:
+    a hypothesis's score is its log probability divided by this."""
+    return ops.power(ops.cast(length, "float32"), alpha)
+
+
 def output_length_limits(
     source_lengths, max_length, max_length_ratio=1.0, max_length_offset=50
 ):
@@ -215,6 +221,8 @@ def beam_search(
     first_cache_length=16,
     longest_output=None,
     compile_step=None,
+    length_normalization="gnmt",
+    early_stopping=False,
 ):
     """Beam search with the GNMT length penalty (Vaswani et al. 2017, §6.1).
 
@@ -230,6 +238,14 @@ def beam_search(
     reaches its length limit; the loop stops when every sentence is done.
     With `num_beams=1` the result is greedy search's, for any alpha.
 
+    CTranslate2's beam search is this search with
+    `length_normalization="power"` and `early_stopping=True`: it divides by
+    `length ** alpha` and ends a sentence once `num_beams` hypotheses have
+    finished (fairseq's rule too). With alpha 0 it ends a sentence once its
+    best extension ends, which finds the same best hypothesis as the default
+    rule. A hypothesis that reaches the length limit is ended with the end
+    token here and cut there.
+
     Args:
         next_token_logits: the step callback (module docstring). Its cache
             holds `batch * num_beams` rows, sentence-major (row
@@ -239,10 +255,15 @@ def beam_search(
         num_beams: beam width.
         max_length: number of output positions (end token included), as in
             `greedy_search`.
-        length_penalty_alpha: the GNMT alpha; `0` ranks by log probability.
+        length_penalty_alpha: the length penalty's alpha; `0` ranks by log
+            probability.
         output_limits: optional `(batch,)` per-sentence limits.
         resize_cache, first_cache_length, longest_output, compile_step: as in
             `greedy_search`.
+        length_normalization: `"gnmt"` (`length_penalty`) or `"power"`
+            (`power_length_penalty`); the length counts the end token.
+        early_stopping: end a sentence once `num_beams` hypotheses have
+            finished, instead of once no live hypothesis can beat them.
 
     Returns:
         `(token_ids, scores)`: `(batch, num_beams, max_length)` int32 n-best
@@ -287,7 +308,10 @@ def beam_search(
             _gather_beams(state.sequences, parents), index + 1, top_tokens
         )
         ends = top_tokens == END_ID
-        penalty = length_penalty(index + 1, length_penalty_alpha)
+        if length_normalization == "gnmt":
+            penalty = length_penalty(index + 1, length_penalty_alpha)
+        else:
+            penalty = power_length_penalty(index + 1, length_penalty_alpha)
 
         # Finished: extensions that end within the first `num_beams` ranks.
         newly_finished = ops.logical_and(ends, rank < num_beams)
@@ -310,10 +334,13 @@ def beam_search(
         kept = ops.cast(kept, "int32")
 
         # Done: `num_beams` finished, none of which the best live hypothesis
-        # scored at its current length beats (Hugging Face's default rule).
+        # scored at its current length beats (Hugging Face's default rule);
+        # with early stopping, `num_beams` finished.
         full = finished_scores[:, -1] > NEGATIVE_INFINITY
-        best_live = live_log_probs[:, 0] / penalty
-        settled = ops.logical_and(full, best_live <= finished_scores[:, -1])
+        settled = full
+        if not early_stopping:
+            best_live = live_log_probs[:, 0] / penalty
+            settled = ops.logical_and(full, best_live <= finished_scores[:, -1])
         done = ops.logical_or(state.done, settled)
         return BeamState(
             index=index + 1,

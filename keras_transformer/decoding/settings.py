@@ -12,6 +12,7 @@ CLI's `--help` and saved translators at once.
 
 import dataclasses
 import difflib
+from typing import Literal
 
 from keras_transformer.typed_fields import (
     Mismatch,
@@ -29,6 +30,16 @@ class SearchSettings:
     num_beams: int = setting(4, "beam width; 1: greedy search (§6.1: 4)", minimum=1)
     length_penalty: float = setting(
         0.6, "GNMT length penalty α (§6.1: 0.6); 0: none", minimum=0
+    )
+    length_normalization: Literal["gnmt", "power"] = setting(
+        "gnmt",
+        "beam scores: log prob / ((5 + |Y|) / 6)^α (gnmt, §6.1) or / |Y|^α "
+        "(power: CTranslate2's), |Y| counting the end token",
+    )
+    early_stopping: bool = setting(
+        False,
+        "a sentence's beam search ends once num_beams hypotheses have finished "
+        "(fairseq's and CTranslate2's rule); false: once no live one can beat them",
     )
     max_length_ratio: float = setting(
         1.0,

@@ -7,7 +7,8 @@ nothing else at hand:
 
     <directory>/
         translator.json         decoding settings, file names, format version
-        model.keras             the Transformer (architecture and weights)
+        model.keras             the Transformer (architecture and weights,
+                                int8 ones if it was quantized)
         source_tokenizer.model  SentencePiece model
         target_tokenizer.model  only when the vocabularies are separate
 
@@ -36,6 +37,8 @@ SOURCE_TOKENIZER_FILE = "source_tokenizer.model"
 TARGET_TOKENIZER_FILE = "target_tokenizer.model"
 # The decoding settings, readable as attributes (translator.num_beams).
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(TranslationSettings))
+# The modes of `Translator.quantize` (Keras' `Model.quantize`).
+QUANTIZATION_MODES = ("int8",)
 # Sources are padded to a multiple of this many tokens, and batches to a power
 # of two, so a compiled search sees few distinct shapes.
 SOURCE_LENGTH_STEP = 8
@@ -58,6 +61,8 @@ class Translator:
             penalty, output limits; the paper's by default), the longest
             source (longer ones are truncated) and the sentences per search.
         jit_compile: passed to the `Generator`.
+        quantize: `"int8"` quantizes the model's weights for inference
+            (`quantize`); `None` keeps them as they are.
         **overrides: fields of `TranslationSettings` (`num_beams=1`, ...)
             that replace those of `settings`.
 
@@ -77,13 +82,17 @@ class Translator:
         target_tokenizer=None,
         settings=None,
         jit_compile="auto",
+        quantize=None,
         **overrides,
     ):
         self.settings = TranslationSettings.build(settings, **overrides)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
+        self._jit_compile = jit_compile
         self.generator = Generator(model, self.settings, jit_compile=jit_compile)
+        if quantize is not None:
+            self.quantize(quantize)
 
     def __getattr__(self, name):
         if name in SETTING_NAMES and "settings" in self.__dict__:
@@ -97,6 +106,46 @@ class Translator:
     def decoding_settings(self):
         """The settings as a dict (what translator.json stores)."""
         return dataclasses.asdict(self.settings)
+
+    # === Quantization ===
+
+    @property
+    def quantization(self):
+        """`"int8"` when the model's weights are quantized, else `None`."""
+        return self.model.quantization
+
+    def quantize(self, mode="int8"):
+        """Quantizes the model's weights in place for faster inference.
+
+        `"int8"` is Keras' int8 quantization (`Transformer.quantize`): every
+        Dense kernel and the token embedding(s) become int8 with one scale
+        per output channel (per token for the embedding), and the inputs of
+        each matrix product are quantized on the fly; layer norms, biases
+        and positions stay in float. A translator already in `mode` is left
+        as it is. `save` keeps the quantized weights.
+
+        Returns:
+            The translator.
+        """
+        if mode not in QUANTIZATION_MODES:
+            raise ValueError(
+                f"Unknown quantization {mode!r}; the modes are "
+                f"{', '.join(map(repr, QUANTIZATION_MODES))}."
+            )
+        current = self.model.quantization
+        if current == mode:
+            return self
+        if current is not None:
+            raise ValueError(
+                f"The model is already quantized ({current}); quantize the "
+                "float translator instead."
+            )
+        self.model.quantize(mode)
+        # The compiled search holds the float weights: build it again.
+        self.generator = Generator(
+            self.model, self.settings, jit_compile=self._jit_compile
+        )
+        return self
 
     # === Translation ===
 
@@ -198,6 +247,7 @@ class Translator:
                 TARGET_TOKENIZER_FILE if self.target_tokenizer is not None else None
             ),
             "decoding": self.decoding_settings(),
+            "quantization": self.quantization,
             "saved_by_backend": keras.backend.backend(),
         }
         with atomic_directory(directory) as temporary:
@@ -211,13 +261,15 @@ class Translator:
                 json.dump(config, file, indent=2)
 
     @classmethod
-    def load(cls, directory, weights=None, **overrides):
+    def load(cls, directory, weights=None, quantize=None, **overrides):
         """Reads what `save` wrote; keyword arguments override the saved
         decoding settings (e.g. `num_beams=1`).
 
         `weights`: a `.weights.h5` file of the same model (a run's
         `checkpoints/best.weights.h5` or `step-*.weights.h5`) to load over
         the saved weights, keeping the translator's tokenizers and settings.
+        `quantize`: `"int8"` quantizes the model once loaded (after
+        `weights`), as `quantize` does.
         """
         from keras_transformer.data.tokenizer import SubwordTokenizer  # TensorFlow
 
@@ -233,6 +285,13 @@ class Translator:
         )
         model = _load_model(os.path.join(directory, config["model"]))
         if weights is not None:
+            if model.quantization is not None:
+                raise ValueError(
+                    f"The translator {directory} is quantized ({model.quantization}),"
+                    f" so float weights such as {weights} cannot be loaded into "
+                    "it. Load them into the float translator and quantize after "
+                    "(--weights with --quantize)."
+                )
             _load_checkpoint(model, weights, directory)
         source = SubwordTokenizer.load(
             os.path.join(directory, config["source_tokenizer"])
@@ -242,7 +301,7 @@ class Translator:
             target = SubwordTokenizer.load(
                 os.path.join(directory, config["target_tokenizer"])
             )
-        return cls(model, source, target, settings, **overrides)
+        return cls(model, source, target, settings, quantize=quantize, **overrides)
 
 
 def read_translator_config(directory):

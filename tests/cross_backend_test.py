@@ -53,7 +53,13 @@ def test_keras_file_saved_on_another_backend_loads_here(tmp_path, other):
         from make_parity_fixture import build_inputs
     finally:
         sys.path.remove(FIXTURES)
-    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    np.testing.assert_allclose(
-        to_numpy(model(build_inputs())), np.load(tmp_path / "logits.npy"), atol=1e-5
-    )
+    # The float model, and the same model quantized to int8 there.
+    for model_file, logits_file in (
+        ("model.keras", "logits.npy"),
+        ("int8.keras", "int8_logits.npy"),
+    ):
+        model = keras.saving.load_model(tmp_path / model_file, safe_mode=True)
+        np.testing.assert_allclose(
+            to_numpy(model(build_inputs())), np.load(tmp_path / logits_file), atol=1e-5
+        )
+    assert model.quantization == "int8"

@@ -16,6 +16,8 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
     embedding layers and the pre-softmax projection) or through a separate
     matrix otherwise. Only the forward lookup is scaled. Reverse logits are
     returned in float32 so a mixed-precision softmax cannot overflow.
+    `quantize("int8")` stores the matrix as int8 with one scale per token,
+    as Keras does for a `ReversibleEmbedding`, and keeps the scaling.
 
     The default initializer is `N(0, hidden_dim^-0.5)`: after the √d_model
     scaling the embeddings have unit variance, on the scale of the
@@ -59,10 +61,26 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
         self.hidden_dim = hidden_dim
 
     def call(self, inputs, reverse=False):
+        return self._scaled(super().call(inputs, reverse=reverse), reverse)
+
+    def _scaled(self, outputs, reverse):
         if reverse:
-            return ops.cast(super().call(inputs, reverse=True), "float32")
-        outputs = super().call(inputs)
+            return ops.cast(outputs, "float32")
         return outputs * ops.cast(math.sqrt(self.hidden_dim), outputs.dtype)
+
+    # === Quantization ===
+    # Keras quantizes a `ReversibleEmbedding` but no subclass of it (its
+    # `quantize` checks the type), and a quantized layer runs
+    # `quantized_call` instead of `call`. This layer adds nothing to the
+    # weights, so it takes Keras' quantization as it is (per-token int8
+    # scales; the reverse projection quantizes its inputs too) and applies
+    # its own scaling to what the quantized call returns.
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        super().quantize(mode, type_check=False, config=config)
+
+    def quantized_call(self, inputs, reverse=False):
+        return self._scaled(super().quantized_call(inputs, reverse=reverse), reverse)
 
     def compute_output_spec(self, inputs, reverse=False):
         spec = super().compute_output_spec(inputs, reverse=reverse)

@@ -24,6 +24,8 @@ from keras_transformer.models.train_step_compiler import (
 )
 
 POSITION_ENCODINGS = ("sinusoidal", "learned")
+# The layers `Transformer.quantize` quantizes by default.
+QUANTIZABLE_LAYERS = (keras.layers.Dense, keras.layers.Embedding)
 # The keras.Model arguments a Transformer passes on; any other is a typo.
 MODEL_ARGUMENTS = ("name", "dtype", "trainable")
 
@@ -34,6 +36,10 @@ def _embed(
     """Token embedding (×√d_model), plus positions, then dropout (§3.4, §5.4)."""
     x = position_encoding(token_embedding(token_ids), start_index=start_index)
     return dropout(x, training=training)
+
+
+def _has_quantized_form(layer):
+    return isinstance(layer, QUANTIZABLE_LAYERS)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -380,6 +386,35 @@ class Transformer(keras.Model):
             return self.train_function
         return super().make_train_function(force=force)
 
+    # === Quantization ===
+
+    def quantize(self, mode=None, filters=None, **kwargs):
+        """Keras' post-training quantization (`keras.Model.quantize`), e.g.
+        `model.quantize("int8")` for int8 inference.
+
+        By default it quantizes the layers that have a quantized form: every
+        `Dense` (the attention projections and the feed-forward network) and
+        the token embedding(s), which are also the output projection. Layer
+        norms, biases and positions stay in float. `filters` selects layers
+        as in Keras. The model saves and loads quantized (`get_config`
+        records each quantized layer's policy).
+        """
+        if filters is None:
+            filters = _has_quantized_form
+        super().quantize(mode, filters=filters, **kwargs)
+
+    @property
+    def quantization(self):
+        """The mode the layers are quantized in (`"int8"`), or `None`."""
+        modes = sorted(
+            {
+                layer.quantization_mode
+                for layer in self._flatten_layers(include_self=False)
+                if layer.quantization_mode is not None
+            }
+        )
+        return "+".join(modes) or None
+
     # === Presets and serialization ===
 
     @classmethod
@@ -405,7 +440,7 @@ class Transformer(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": keras.dtype_policies.serialize(self._dtype_policies()),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
@@ -426,6 +461,22 @@ class Transformer(keras.Model):
             "use_fused_attention": self.use_fused_attention,
             "key_dim": self.key_dim,
         }
+
+    def _dtype_policies(self):
+        """The model's dtype policy; once quantized, a `DTypePolicyMap` of
+        each quantized layer's policy by path (as keras-hub's backbones
+        save theirs), which the constructor hands to every layer."""
+        policy = self.dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            return policy
+        quantized = {
+            layer.path: layer.dtype_policy
+            for layer in self._flatten_layers(include_self=False)
+            if layer.quantization_mode is not None
+        }
+        if not quantized:
+            return policy
+        return keras.dtype_policies.DTypePolicyMap(policy, quantized)
 
     @classmethod
     def from_config(cls, config):

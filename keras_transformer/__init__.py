@@ -8,7 +8,8 @@ The public API at a glance:
 - `load_recipe`, `list_recipes`, `apply_overrides`, `ExperimentConfig`: run
   configurations;
 - `train(config, workdir)`: a whole run, resumable;
-- `Translator`: strings in, strings out; `export_saved_model`: serving.
+- `Translator`: strings in, strings out; `export_saved_model` and
+  `export_ctranslate2`: serving.
 
 The names of the second group onwards are imported on first use, so
 `import keras_transformer` stays as light as Keras itself (TensorFlow loads
@@ -34,6 +35,7 @@ _LAZY = {
     "train": "keras_transformer.training.trainer",
     "Translator": "keras_transformer.translator",
     "export_saved_model": "keras_transformer.export",
+    "export_ctranslate2": "keras_transformer.ctranslate2_export",
 }
 
 __all__ = ["PRESETS", "Transformer", "layers", "models", "__version__", *_LAZY]

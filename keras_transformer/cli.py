@@ -210,11 +210,20 @@ def _translate(args):
 
 
 def _export(args):
+    overrides = {} if args.num_beams is None else {"num_beams": args.num_beams}
+    if args.format == "ctranslate2":
+        return _export_ctranslate2(args, overrides)
+    for option in ("quantization", "force"):
+        if getattr(args, option):
+            raise ValueError(f"--{option} applies to --format ctranslate2 only.")
     from keras_transformer.export import export_saved_model
 
-    overrides = {} if args.num_beams is None else {"num_beams": args.num_beams}
     path = export_saved_model(
-        args.translator, args.output, args.name, args.version, **overrides
+        args.translator,
+        args.output or "saved_models",
+        args.name,
+        args.version,
+        **overrides,
     )
     print(f"Exported a SavedModel to {path}.")
     print(
@@ -225,6 +234,54 @@ def _export(args):
         f"  served = tf.saved_model.load({path!r})\n"
         "  served.signatures['serving_default'](tf.constant(['Hello.']))"
     )
+    return 0
+
+
+def _export_ctranslate2(args, overrides):
+    from keras_transformer.translator import check_saved_translator
+
+    if args.version is not None:
+        raise ValueError(
+            "--version applies to SavedModels; a CTranslate2 model is one "
+            "directory, <output>/<name>."
+        )
+    try:
+        from keras_transformer.ctranslate2_export import (
+            check_quantization,
+            export_ctranslate2,
+        )
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    check_quantization(args.quantization)
+    check_saved_translator(args.translator)  # before loading anything
+    from keras_transformer.export import default_name
+
+    path = os.path.join(
+        args.output or "ctranslate2_models", args.name or default_name(args.translator)
+    )
+    with _progress_on_stderr():
+        options = export_ctranslate2(
+            args.translator, path, args.quantization, args.force, **overrides
+        )
+    print(f"Exported a CTranslate2 model to {path}.")
+    tokenizer = os.path.join(path, "source_tokenizer.model")
+    options_file = os.path.join(path, "translation_options.json")
+    print(
+        "Translate with it (pip install ctranslate2 sentencepiece):\n"
+        "  import ctranslate2, json, sentencepiece\n"
+        f"  translator = ctranslate2.Translator({path!r})\n"
+        f"  pieces = sentencepiece.SentencePieceProcessor({tokenizer!r})\n"
+        f"  options = json.load(open({options_file!r}))\n"
+        "  results = translator.translate_batch(\n"
+        "      [pieces.encode('Hello.', out_type=str)], **options['translate_batch'])"
+    )
+    if not options["same_translations"]:
+        print(
+            "CTranslate2's search differs from this translator's: "
+            + "; ".join(options["differences"])
+            + ".",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -353,13 +410,36 @@ def build_parser():
     translate.set_defaults(handler=_translate)
 
     export = commands.add_parser(
-        "export", help="write a SavedModel (strings in, strings out) for serving"
+        "export",
+        help="write a SavedModel (strings in, strings out) for serving, or a "
+        "CTranslate2 model",
     )
     export.add_argument("translator", help="a translator directory")
-    export.add_argument("--output", default="saved_models", help="export base")
+    export.add_argument(
+        "--format",
+        choices=("saved_model", "ctranslate2"),
+        default="saved_model",
+        help="saved_model: <output>/<name>/<version>/ for TensorFlow Serving; "
+        "ctranslate2: <output>/<name>/ for CTranslate2",
+    )
+    export.add_argument(
+        "--output",
+        help="export base (default: saved_models, or ctranslate2_models)",
+    )
     export.add_argument("--name", help="model name (default: the run's name)")
     export.add_argument(
-        "--version", type=_positive_int, help="version, 1 or more (default: next)"
+        "--version",
+        type=_positive_int,
+        help="SavedModel version, 1 or more (default: next)",
+    )
+    export.add_argument(
+        "--quantization",
+        metavar="TYPE",
+        help="CTranslate2 weight type: int8, int8_float32, int16, float16, "
+        "bfloat16, ... (default: float32)",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="replace an existing CTranslate2 model"
     )
     export.add_argument(
         "--num-beams", type=_positive_int, help="beam width (1: greedy)"

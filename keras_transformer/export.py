@@ -123,7 +123,7 @@ def export_saved_model(
     """
     saved_config = check_saved_translator(translator_dir)  # fails early
     if name is None:
-        name = _default_name(translator_dir)
+        name = default_name(translator_dir)
     remove_stale_temporaries(os.path.join(export_base, name))
     if version is None:
         version = next_version(export_base, name)
@@ -159,7 +159,8 @@ def export_saved_model(
     return path
 
 
-def _default_name(translator_dir):
+def default_name(translator_dir):
+    """The name of an export: the training run's directory name."""
     directory = os.path.abspath(translator_dir)
     if os.path.basename(directory) == "translator":
         directory = os.path.dirname(directory)

@@ -145,6 +145,10 @@ class SubwordTokenizer:
     def vocabulary_size(self):
         return self._processor.get_piece_size()
 
+    def pieces(self):
+        """The vocabulary: the piece of each id, in id order."""
+        return [self._processor.id_to_piece(i) for i in range(self.vocabulary_size)]
+
     def _tf_sentencepiece(self):
         return tf_text.SentencepieceTokenizer(model=self.proto, out_type=tf.int32)
 

@@ -17,5 +17,16 @@ def _seed_and_reset():
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.fixture(scope="session")
+def tokenizer():
+    """A 60-piece SentencePiece model of 200 pairs like the built-in corpus's
+    (a test module may define its own)."""
+    from keras_transformer.data.tokenizer import SubwordTokenizer  # TensorFlow
+    from tests.data_helpers import make_pairs
+
+    pairs = make_pairs(200)
+    return SubwordTokenizer.train((s for pair in pairs for s in pair), 60)
+
+
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend: {keras.backend.backend()}"

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from keras_transformer.cli import main
-from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.diagnostics import (
     KINDS,
     monitor_inputs,
@@ -22,12 +21,6 @@ from tests.data_helpers import make_pairs
 from tests.tiny import tiny_transformer
 
 SENTENCE = "The dog runs in the park."
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    pairs = make_pairs(200)
-    return SubwordTokenizer.train((s for pair in pairs for s in pair), 60)
 
 
 @pytest.fixture

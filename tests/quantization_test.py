@@ -11,11 +11,9 @@ from keras import ops
 
 from keras_transformer.cli import QUANTIZATION_MODES as CLI_MODES
 from keras_transformer.cli import main as cli_main
-from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.decoding import Generator
 from keras_transformer.layers.token_embedding import TokenEmbedding
 from keras_transformer.translator import QUANTIZATION_MODES, Translator
-from tests.data_helpers import make_pairs
 from tests.tiny import decoding_fixture, fixture_model, tiny_transformer
 
 SENTENCES = ["A dog runs in the park.", "", "two cats"]
@@ -124,12 +122,6 @@ def test_quantized_search_keeps_the_trained_models_outputs():
             rtol=0.15,
             err_msg=name,
         )
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    pairs = make_pairs(200)
-    return SubwordTokenizer.train((s for pair in pairs for s in pair), 60)
 
 
 def _translator(tokenizer, **settings):

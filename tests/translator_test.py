@@ -12,11 +12,9 @@ import pytest
 
 from keras_transformer import Transformer
 from keras_transformer.cli import main as cli_main
-from keras_transformer.data.tokenizer import SubwordTokenizer
 from keras_transformer.export import export_saved_model, next_version
 from keras_transformer.special_tokens import END_ID
 from keras_transformer.translator import Translator
-from tests.data_helpers import make_pairs
 from tests.tiny import tiny_transformer
 
 SENTENCES = [
@@ -25,12 +23,6 @@ SENTENCES = [
     "Zwölf ☃ characters never seen: 象形",
     "two",
 ]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    pairs = make_pairs(200)
-    return SubwordTokenizer.train((s for pair in pairs for s in pair), 60)
 
 
 def _translator(tokenizer, **settings):

@@ -20,7 +20,12 @@ systems do the same work), and prints sentences/s and output tokens/s of:
   the same dimensions, beam 4, length penalty 0.6 and the same forced
   length (the `[benchmarks]` extra);
 - on TensorFlow, the exported SavedModel's `serving_default` (strings in,
-  strings out: tokenization and detokenization included).
+  strings out: tokenization and detokenization included);
+- inference engines, over all the sentences: ours cached in float32 and
+  quantized to int8 (`Transformer.quantize`), and CTranslate2 in float32
+  and int8 on the same weights (`export_ctranslate2`; the `[ctranslate2]`
+  extra; `--skip-ctranslate2` leaves it out), each forced to the same
+  number of steps (CTranslate2 by min/max_decoding_length).
 
 Ratios are computed within one run. Times are medians of `--repeats` runs
 after one warm-up (which compiles). The uncached search and Marian are
@@ -201,6 +206,85 @@ def _marian(vocabulary_size, batches, length, repeats):
     return _median_time(run, repeats)
 
 
+def _quantized_copy(model):
+    copy = Transformer.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    copy.quantize("int8")
+    return copy
+
+
+def _ctranslate2_models(model, directory):
+    """The model as CTranslate2 models in float32 and int8 (weights and
+    compute), with the piece of each id."""
+    import ctranslate2
+
+    from keras_transformer.ctranslate2_export import transformer_spec
+
+    pieces = ["<pad>", "<unk>", "<s>", "</s>"]
+    pieces += [f"p{i}" for i in range(len(pieces), model.vocabulary_size)]
+    threads = len(os.sched_getaffinity(0))
+    translators = {}
+    for weights in ("float32", "int8"):
+        spec = transformer_spec(model, pieces, pieces, positions=512)
+        spec.validate()
+        spec.optimize(quantization=weights)
+        path = os.path.join(directory, weights)
+        os.makedirs(path)
+        spec.save(path)
+        translators[weights] = ctranslate2.Translator(
+            path, device="cpu", compute_type=weights, intra_threads=threads
+        )
+    return translators, pieces
+
+
+def _engine_rows(model, batches, lengths, args):
+    """Ours (float32, int8) and CTranslate2 (float32, int8) over `batches`."""
+    count = sum(len(b) for b in batches)
+    quantized = _quantized_copy(model)
+    print(
+        f"\nEngines: {count} sentences, batch {args.batch_size}, beam 4, length "
+        "penalty 0.6, sentences/s"
+    )
+    print(
+        "\n| output tokens | ours float32 | ours int8 | CTranslate2 float32 "
+        "| CTranslate2 int8 | ours / CT2, float32 | ours / CT2, int8 |"
+    )
+    print("|--:|--:|--:|--:|--:|--:|--:|", flush=True)
+    with tempfile.TemporaryDirectory() as directory:
+        translators, pieces = _ctranslate2_models(model, directory)
+        tokens = [[pieces[i] for i in row if i != PAD_ID] for b in batches for row in b]
+        for length in lengths:
+            rates = {}
+            for name, weights in (("float32", model), ("int8", quantized)):
+                generator = _forced_length_generator(weights, length, "auto", 16)
+                seconds = _median_time(
+                    lambda g=generator: [g.predict_on_batch(b) for b in batches],
+                    args.repeats,
+                )
+                rates[f"ours {name}"] = count / seconds
+            for name, translator in translators.items():
+                seconds = _median_time(
+                    lambda t=translator, length=length: t.translate_batch(
+                        tokens,
+                        max_batch_size=args.batch_size,
+                        beam_size=4,
+                        length_penalty=0.6,
+                        min_decoding_length=length,
+                        max_decoding_length=length,
+                    ),
+                    args.repeats,
+                )
+                rates[f"CTranslate2 {name}"] = count / seconds
+            print(
+                f"| {length} | {rates['ours float32']:.1f} | {rates['ours int8']:.1f} "
+                f"| {rates['CTranslate2 float32']:.1f} "
+                f"| {rates['CTranslate2 int8']:.1f} "
+                f"| {rates['ours float32'] / rates['CTranslate2 float32']:.2f}x "
+                f"| {rates['ours int8'] / rates['CTranslate2 int8']:.2f}x |",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="data/multi30k")
@@ -224,6 +308,12 @@ def main():
     )
     parser.add_argument("--torch-compile", action="store_true")
     parser.add_argument("--skip-marian", action="store_true")
+    parser.add_argument("--skip-ctranslate2", action="store_true")
+    parser.add_argument(
+        "--engines-only",
+        action="store_true",
+        help="only the engines table (ours and CTranslate2, float32 and int8)",
+    )
     args = parser.parse_args()
     backend = keras.backend.backend()
     lengths = [int(x) for x in args.lengths.split(",")]
@@ -260,6 +350,17 @@ def main():
         f"for the uncached search and Marian), batch {args.batch_size}, beam 4, "
         f"{model.count_params():,} parameters"
     )
+    if not args.skip_ctranslate2:
+        try:
+            import ctranslate2  # noqa: F401
+        except ImportError:
+            print(
+                "\nCTranslate2 is not installed (the [benchmarks] extra): no engines."
+            )
+        else:
+            _engine_rows(model, batches, lengths, args)
+    if args.engines_only:
+        return
     rows = []
     jit = True if (backend == "torch" and args.torch_compile) else "auto"
     print(

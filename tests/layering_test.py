@@ -34,6 +34,7 @@ RANKS = {
     "keras_transformer.recipes": 5,
     "keras_transformer.evaluation": 5,
     "keras_transformer.export": 5,
+    "keras_transformer.ctranslate2_export": 5,
     "keras_transformer.training": 6,
     "keras_transformer.cli": 7,
 }

@@ -127,14 +127,17 @@ def test_backends_are_extras_and_never_core():
     assert {"tensorflow", "tensorflow-text", "keras", "keras-hub"} <= core
     assert [r.name for r in _requirements("jax")] == ["jax"]
     assert [r.name for r in _requirements("torch")] == ["torch"]
-    assert [str(r) for r in _requirements("all")] == ["keras-transformer[jax,torch]"]
+    assert [r.name for r in _requirements("ctranslate2")] == ["ctranslate2"]
+    assert [str(r) for r in _requirements("all")] == [
+        "keras-transformer[ctranslate2,jax,torch]"
+    ]
 
 
 def test_every_dependency_has_a_lower_bound_and_a_pin_in_its_range():
     """Ranges with lower bounds; constraints.txt pins each to a version in
     its range, so the set CI tests is one a user's pip could choose."""
     pins = _constraints()
-    groups = [None, "jax", "torch", "test", "benchmarks"]
+    groups = [None, "jax", "torch", "ctranslate2", "test", "benchmarks"]
     problems = []
     for group in groups:
         for requirement in _requirements(group):

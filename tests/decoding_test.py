@@ -355,6 +355,7 @@ def test_torch_compiled_step_finds_what_the_eager_search_finds():
     }
     sources = _sources()
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()  # reset() keeps them
     # The model's layers have never been called: the compiled search comes
     # first, as it does for a model just loaded.
     generator = Generator(model, jit_compile=True, **settings)

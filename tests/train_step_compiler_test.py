@@ -59,6 +59,9 @@ def test_compiled_train_step_trains_as_eager_training_does():
 
     batches = _batches()
     torch._dynamo.reset()
+    # reset() keeps the counters: graphs an earlier test in this process
+    # compiled (the decoding step's, say) would count here.
+    torch._dynamo.utils.counters.clear()
     model, compiled_logs, compiled_weights = _train(True, batches)
     # The first batch runs Keras' eager step; then the forward pass compiles
     # once per shape (2) and the update once: nothing breaks a graph.

@@ -90,9 +90,9 @@ class Translator:
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
         self._jit_compile = jit_compile
-        self.generator = Generator(model, self.settings, jit_compile=jit_compile)
         if quantize is not None:
-            self.quantize(quantize)
+            self._quantize_model(quantize)
+        self.generator = Generator(model, self.settings, jit_compile=jit_compile)
 
     def __getattr__(self, name):
         if name in SETTING_NAMES and "settings" in self.__dict__:
@@ -127,6 +127,15 @@ class Translator:
         Returns:
             The translator.
         """
+        if self._quantize_model(mode):
+            # The compiled search holds the float weights: build it again.
+            self.generator = Generator(
+                self.model, self.settings, jit_compile=self._jit_compile
+            )
+        return self
+
+    def _quantize_model(self, mode):
+        """Quantizes the model in `mode`; False if it already was."""
         if mode not in QUANTIZATION_MODES:
             raise ValueError(
                 f"Unknown quantization {mode!r}; the modes are "
@@ -134,18 +143,14 @@ class Translator:
             )
         current = self.model.quantization
         if current == mode:
-            return self
+            return False
         if current is not None:
             raise ValueError(
                 f"The model is already quantized ({current}); quantize the "
                 "float translator instead."
             )
         self.model.quantize(mode)
-        # The compiled search holds the float weights: build it again.
-        self.generator = Generator(
-            self.model, self.settings, jit_compile=self._jit_compile
-        )
-        return self
+        return True
 
     # === Translation ===
 

@@ -60,7 +60,9 @@ class Translator:
         settings: `TranslationSettings`: the search's (beam width, length
             penalty, output limits; the paper's by default), the longest
             source (longer ones are truncated) and the sentences per search.
-        jit_compile: passed to the `Generator`.
+        jit_compile, drop_finished: passed to the `Generator`
+            (`drop_finished=True` drops finished sentences from every batch,
+            `False` from none; `"auto"` once a batch shape recurs).
         quantize: `"int8"` quantizes the model's weights for inference
             (`quantize`); `None` keeps them as they are.
         **overrides: fields of `TranslationSettings` (`num_beams=1`, ...)
@@ -83,16 +85,20 @@ class Translator:
         settings=None,
         jit_compile="auto",
         quantize=None,
+        drop_finished="auto",
         **overrides,
     ):
         self.settings = TranslationSettings.build(settings, **overrides)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
-        self._jit_compile = jit_compile
+        self._generator_options = {
+            "jit_compile": jit_compile,
+            "drop_finished": drop_finished,
+        }
         if quantize is not None:
             self._quantize_model(quantize)
-        self.generator = Generator(model, self.settings, jit_compile=jit_compile)
+        self.generator = Generator(model, self.settings, **self._generator_options)
 
     def __getattr__(self, name):
         if name in SETTING_NAMES and "settings" in self.__dict__:
@@ -130,7 +136,7 @@ class Translator:
         if self._quantize_model(mode):
             # The compiled search holds the float weights: build it again.
             self.generator = Generator(
-                self.model, self.settings, jit_compile=self._jit_compile
+                self.model, self.settings, **self._generator_options
             )
         return self
 
@@ -279,11 +285,12 @@ class Translator:
         from keras_transformer.data.tokenizer import SubwordTokenizer  # TensorFlow
 
         config = read_translator_config(directory)
-        unknown = set(overrides) - set(SETTING_NAMES) - {"jit_compile"}
+        options = ["jit_compile", "drop_finished"]
+        unknown = set(overrides) - set(SETTING_NAMES) - set(options)
         if unknown:
             raise TypeError(
                 f"Unknown Translator settings {sorted(unknown)}; valid: "
-                f"{list(SETTING_NAMES) + ['jit_compile']}."
+                f"{list(SETTING_NAMES) + options}."
             )
         settings = TranslationSettings.from_dict(
             config["decoding"], f"the 'decoding' section of {config['path']}"

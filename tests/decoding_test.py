@@ -376,6 +376,89 @@ def test_torch_compiled_step_finds_what_the_eager_search_finds():
     np.testing.assert_array_equal(again["token_ids"], found["token_ids"][::-1])
 
 
+def _reversal_sources(lengths, width=8):
+    """Digit sources (ids 4-13) of `lengths`, padded to `width`, for the
+    decoding fixture's digit-reversal model."""
+    rng = np.random.RandomState(7)
+    sources = np.full((len(lengths), width), PAD_ID, "int32")
+    for row, length in enumerate(lengths):
+        sources[row, :length] = rng.randint(4, 14, length)
+    return sources
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_sentences_that_are_done_leave_the_batch_with_their_outputs(search):
+    """`generate` drops sentences that are done between compiled segments:
+    12 of 16 sources are one digit, whose outputs end by position 3 (their
+    limit), so the batch shrinks to 4 rows, then (greedy) to 1 for the 8
+    digits; every sentence still gets what the whole-batch search gives it,
+    across cache stages (2, 4, 8, 10)."""
+    fixture = decoding_fixture()
+    settings = json.loads(str(fixture["searches"]))[search]
+    generator = Generator(
+        fixture_model(fixture),
+        max_length_offset=2,
+        first_cache_length=2,
+        drop_finished=True,
+        **settings,
+    )
+    sources = _reversal_sources([1] * 12 + [4, 4, 4, 8])
+    sources = sources[np.random.RandomState(0).permutation(16)]
+    shrunk_to = []
+    take = decoding.segments.take_sentences
+
+    def recording_take(state, context, rows, num_beams):
+        shrunk_to.append(len(rows))
+        return take(state, context, rows, num_beams)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decoding.segments, "take_sentences", recording_take)
+        found = generator.generate(sources)
+    whole = generator.predict_on_batch(sources)
+    if search == "greedy":
+        assert shrunk_to == [4, 1]
+    else:
+        assert shrunk_to[0] == 4
+    np.testing.assert_array_equal(found["token_ids"], whole["token_ids"])
+    np.testing.assert_allclose(found["scores"], whole["scores"], rtol=1e-5)
+
+
+def test_auto_drops_finished_sentences_once_a_shape_recurs():
+    """`drop_finished="auto"` searches a batch shape whole until it has
+    searched `auto_drop_after` batches of it (on a CPU), then in segments."""
+    fixture = decoding_fixture()
+    generator = Generator(fixture_model(fixture), num_beams=1, max_length_offset=2)
+    assert generator.drop_finished == "auto"
+    generator.auto_drop_after = 1
+    sources = _reversal_sources([1, 1, 1, 5])
+    segmented = []
+    search_in_segments = decoding.generator.search_in_segments
+
+    def recording_search(*args):
+        segmented.append(True)
+        return search_in_segments(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decoding.generator, "search_in_segments", recording_search)
+        first = generator.generate(sources)
+        assert not segmented
+        second = generator.generate(sources)
+        assert segmented
+        # Fewer rows than a quarter of which could be dropped: whole.
+        generator.generate(sources[:3])
+        assert len(segmented) == 1
+    np.testing.assert_array_equal(first["token_ids"], second["token_ids"])
+
+
+def test_a_batch_shrinks_by_quarters():
+    assert decoding.segments.rows_for(9, 32) == 32
+    assert decoding.segments.rows_for(8, 32) == 8
+    assert decoding.segments.rows_for(3, 32) == 8
+    assert decoding.segments.rows_for(2, 32) == 2
+    assert decoding.segments.rows_for(1, 64) == 1
+    assert decoding.segments.rows_for(1, 2) == 2
+
+
 def test_generator_rejects_bad_settings():
     model = _random_model()
     with pytest.raises(ValueError, match="num_beams"):
@@ -384,6 +467,8 @@ def test_generator_rejects_bad_settings():
         Generator(model, max_output_length=0)
     with pytest.raises(ValueError, match="first_cache_length"):
         Generator(model, first_cache_length=0)
+    with pytest.raises(ValueError, match="drop_finished must be True, False or"):
+        Generator(model, drop_finished="yes")
 
 
 @pytest.mark.parametrize("first_cache_length", [None, 3])

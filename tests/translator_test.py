@@ -45,7 +45,10 @@ def test_translate_returns_one_string_per_input(tokenizer):
 def test_batching_does_not_change_translations(tokenizer):
     whole = _translator(tokenizer, batch_size=8).translate(SENTENCES)
     one_by_one = _translator(tokenizer, batch_size=1).translate(SENTENCES)
-    assert whole == one_by_one
+    # Each batch searched whole, in one program: no sentence leaves early.
+    undropped = _translator(tokenizer, batch_size=8, drop_finished=False)
+    assert not undropped.generator.drop_finished
+    assert whole == one_by_one == undropped.translate(SENTENCES)
 
 
 def test_n_best_is_sorted_and_starts_with_the_translation(tokenizer):
@@ -96,8 +99,9 @@ def test_save_and_load_round_trip(tokenizer, tmp_path):
     loaded = Translator.load(tmp_path / "translator")
     assert loaded.translate(SENTENCES) == translator.translate(SENTENCES)
     assert loaded.decoding_settings() == translator.decoding_settings()
-    greedy = Translator.load(tmp_path / "translator", num_beams=1)
+    greedy = Translator.load(tmp_path / "translator", num_beams=1, drop_finished=False)
     assert greedy.num_beams == 1
+    assert not greedy.generator.drop_finished
     with pytest.raises(TypeError, match="Unknown Translator settings"):
         Translator.load(tmp_path / "translator", beams=1)
 

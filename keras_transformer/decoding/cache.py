@@ -4,7 +4,7 @@ A cache of static shape (compilers need one) costs every step in proportion
 to its length: each step reads it, and beam search reorders it. The searches
 therefore start with a short cache and grow it when the output reaches its
 end (`cache_stages`); `staged_while_loop` runs one `keras.ops.while_loop`
-per stage.
+per stage, and `loop_until` one loop up to a given position.
 """
 
 from keras import ops
@@ -72,15 +72,19 @@ def staged_while_loop(
     for stage in stages:
         if resize_cache is not None:
             state = state._replace(cache=resize_cache(state.cache, stage))
-
-        def within_stage(state, stage=stage):
-            return ops.logical_and(state.index < stage, keep_going(state))
-
-        (state,) = ops.while_loop(
-            within_stage,
-            lambda state: (step(state),),
-            (state,),
-            maximum_iterations=stage - start if isinstance(stage, int) else stage,
-        )
+        iterations = stage - start if isinstance(stage, int) else stage
+        state = loop_until(keep_going, step, state, stage, iterations)
         start = stage
+    return state
+
+
+def loop_until(keep_going, step, state, end, maximum_iterations=None):
+    """`keras.ops.while_loop` of `step` while `state.index < end` and
+    `keep_going(state)`; `end` may be a tensor. Returns the last state."""
+    (state,) = ops.while_loop(
+        lambda state: ops.logical_and(state.index < end, keep_going(state)),
+        lambda state: (step(state),),
+        (state,),
+        maximum_iterations=maximum_iterations,
+    )
     return state

@@ -1,8 +1,13 @@
 """Greedy and beam search over a next-token callback, in `keras.ops` alone.
 
-Both searches loop with `keras.ops.while_loop`, so they compile into one XLA
-program on JAX and one graph on TensorFlow, and run as a plain loop on
-PyTorch. They know nothing about the model: each step calls
+Each search comes in parts: a start (`greedy_start`, `beam_start`: the loop
+state), a step (`greedy_step`, `beam_step`: the loop's body) and its outputs
+(`greedy_outputs`, `beam_outputs`). `greedy_search` and `beam_search` run
+them in `keras.ops.while_loop`, so a search compiles into one XLA program on
+JAX and one graph on TensorFlow, and runs as a plain loop on PyTorch;
+`Generator` also runs the same parts in segments, dropping the sentences
+that are done between them (`segments`). The searches know nothing about the
+model: each step calls
 
     logits, cache = next_token_logits(token_ids, cache, index)
 
@@ -14,6 +19,10 @@ Lengths follow Vaswani et al. 2017, §6.1: the output of a sentence may be at
 most `max_length_ratio * source_length + max_length_offset` tokens (input
 length + 50 in the paper), and never more than the static `max_length`. A
 hypothesis that reaches its limit is ended with the end token.
+
+A loop state is a NamedTuple whose fields, but for the scalar `index`, have
+the batch of sentences first; the `cache` has `batch * num_beams` rows,
+sentence-major.
 """
 
 from typing import Any, NamedTuple
@@ -84,13 +93,101 @@ def write_column(sequences, index, tokens):
 
 
 class GreedyState(NamedTuple):
-    """The loop state of `greedy_search`."""
+    """The loop state of greedy search."""
 
     index: Any  # () int32: the output position the next step reads
     tokens: Any  # (batch, max_length + 1) int32: the start token, then outputs
     cache: Any  # the step callback's cache
     scores: Any  # (batch,) float32: log probability of the output so far
-    finished: Any  # (batch,) bool: the end token has been generated
+    done: Any  # (batch,) bool: the end token has been generated
+    limits: Any  # (batch,) int32: output limits, end token included
+
+    @property
+    def max_length(self):
+        """Number of output positions (a tensor where the shape is not static)."""
+        return ops.shape(self.tokens)[-1] - 1
+
+
+class BeamState(NamedTuple):
+    """The loop state of beam search (live and finished hypotheses apart,
+    as flax's `BeamState` and fairseq keep them)."""
+
+    index: Any  # () int32: the output position the next step reads
+    sequences: Any  # (batch, beams, max_length + 1) int32: live hypotheses
+    live_log_probs: Any  # (batch, beams) float32: their log probabilities
+    cache: Any  # the step callback's cache, (batch * beams, ...) rows
+    finished_sequences: Any  # (batch, beams, max_length + 1) int32
+    finished_scores: Any  # (batch, beams) float32: length-normalized, -inf: none
+    done: Any  # (batch,) bool: no live hypothesis can overtake the finished
+    limits: Any  # (batch,) int32: output limits, end token included
+
+    @property
+    def max_length(self):
+        """Number of output positions (a tensor where the shape is not static)."""
+        return ops.shape(self.sequences)[-1] - 1
+
+
+def keep_going(state):
+    """Whether a search runs another step: output positions are left and a
+    sentence is not done."""
+    return ops.logical_and(
+        state.index < state.max_length, ops.logical_not(ops.all(state.done))
+    )
+
+
+def _limits(output_limits, batch_size, max_length):
+    if output_limits is None:
+        return ops.full((batch_size,), max_length, "int32")
+    return ops.cast(output_limits, "int32")
+
+
+def greedy_start(cache, batch_size, max_length, output_limits=None):
+    """The first `GreedyState`: nothing generated, outputs of `max_length`
+    positions, per-sentence `output_limits` (default: `max_length`)."""
+    tokens = ops.zeros((batch_size, max_length + 1), "int32")
+    tokens = write_column(tokens, 0, ops.full((batch_size,), START_ID, "int32"))
+    return GreedyState(
+        index=ops.convert_to_tensor(0, "int32"),
+        tokens=tokens,
+        cache=cache,
+        scores=ops.zeros((batch_size,), "float32"),
+        done=ops.zeros((batch_size,), "bool"),
+        limits=_limits(output_limits, batch_size, max_length),
+    )
+
+
+def greedy_step(next_token_logits):
+    """The body of greedy search's loop, `step(state) -> state`: picks the
+    most probable token at one position."""
+
+    def step(state):
+        index = state.index
+        logits, cache = next_token_logits(
+            ops.take(state.tokens, index, axis=1), state.cache, index
+        )
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        must_end = ops.expand_dims(index + 1 >= state.limits, -1)
+        log_probs = restrict_choices(log_probs, must_end)
+        next_tokens = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        next_tokens = ops.where(state.done, PAD_ID, next_tokens)
+        chosen = ops.take_along_axis(log_probs, next_tokens[:, None], axis=-1)[:, 0]
+        return GreedyState(
+            index=index + 1,
+            tokens=write_column(state.tokens, index + 1, next_tokens),
+            cache=cache,
+            scores=state.scores + ops.where(state.done, 0.0, chosen),
+            done=ops.logical_or(state.done, next_tokens == END_ID),
+            limits=state.limits,
+        )
+
+    return step
+
+
+def greedy_outputs(state):
+    """`(token_ids, scores)` of a `GreedyState`: `(batch, max_length)` int32
+    outputs (start token left out; padding after the end token) and
+    `(batch,)` float32 log probabilities."""
+    return state.tokens[:, 1:], state.scores
 
 
 def greedy_search(
@@ -125,57 +222,21 @@ def greedy_search(
             (`step_compiler.search_step_compiler`: `torch.compile`).
 
     Returns:
-        `(token_ids, scores)`: `(batch, max_length)` int32 output tokens (the
+        `greedy_outputs`: `(batch, max_length)` int32 output tokens (the
         start token is not included; the end token is, padding follows it) and
         `(batch,)` float32 log probabilities of the outputs.
     """
-    if output_limits is None:
-        output_limits = ops.full((batch_size,), max_length, "int32")
-    tokens = ops.zeros((batch_size, max_length + 1), "int32")
-    tokens = write_column(tokens, 0, ops.full((batch_size,), START_ID, "int32"))
-
-    def keep_going(state):
-        return ops.logical_and(
-            state.index < max_length, ops.logical_not(ops.all(state.finished))
-        )
-
-    def step(state):
-        index = state.index
-        logits, cache = next_token_logits(
-            ops.take(state.tokens, index, axis=1), state.cache, index
-        )
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        must_end = ops.expand_dims(index + 1 >= output_limits, -1)
-        log_probs = restrict_choices(log_probs, must_end)
-        next_tokens = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-        next_tokens = ops.where(state.finished, PAD_ID, next_tokens)
-        chosen = ops.take_along_axis(log_probs, next_tokens[:, None], axis=-1)[:, 0]
-        return GreedyState(
-            index=index + 1,
-            tokens=write_column(state.tokens, index + 1, next_tokens),
-            cache=cache,
-            scores=state.scores + ops.where(state.finished, 0.0, chosen),
-            finished=ops.logical_or(state.finished, next_tokens == END_ID),
-        )
-
-    state = GreedyState(
-        index=ops.convert_to_tensor(0, "int32"),
-        tokens=tokens,
-        cache=cache,
-        scores=ops.zeros((batch_size,), "float32"),
-        finished=ops.zeros((batch_size,), "bool"),
-    )
     state = staged_while_loop(
         keep_going,
-        step,
-        state,
+        greedy_step(next_token_logits),
+        greedy_start(cache, batch_size, max_length, output_limits),
         max_length,
         resize_cache,
         first_cache_length,
         longest_output,
         compile_step,
     )
-    return state.tokens[:, 1:], state.scores
+    return greedy_outputs(state)
 
 
 def _gather_beams(tensor, beam_indices):
@@ -196,17 +257,117 @@ def _reorder_cache(cache, beam_indices, num_beams):
     return keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), cache)
 
 
-class BeamState(NamedTuple):
-    """The loop state of `beam_search` (live and finished hypotheses apart,
-    as flax's `BeamState` and fairseq keep them)."""
+def beam_start(cache, batch_size, num_beams, max_length, output_limits=None):
+    """The first `BeamState`: one live hypothesis per sentence (the start
+    token), none finished, outputs of `max_length` positions, per-sentence
+    `output_limits` (default: `max_length`)."""
+    sequences = ops.zeros((batch_size, num_beams, max_length + 1), "int32")
+    start = ops.full((batch_size, num_beams), START_ID, "int32")
+    sequences = write_column(sequences, 0, start)
+    # Only the first beam is live at the start, so the beams do not repeat.
+    # A dense (batch, beams) tensor, like the step's own outputs: a broadcast
+    # view (stride 0) would make torch.compile compile the step once more.
+    first_beam = ops.broadcast_to(ops.arange(num_beams) == 0, (batch_size, num_beams))
+    return BeamState(
+        index=ops.convert_to_tensor(0, "int32"),
+        sequences=sequences,
+        live_log_probs=ops.where(first_beam, 0.0, NEGATIVE_INFINITY),
+        cache=cache,
+        finished_sequences=ops.zeros_like(sequences),
+        finished_scores=ops.full((batch_size, num_beams), NEGATIVE_INFINITY),
+        done=ops.zeros((batch_size,), "bool"),
+        limits=_limits(output_limits, batch_size, max_length),
+    )
 
-    index: Any  # () int32: the output position the next step reads
-    sequences: Any  # (batch, beams, max_length + 1) int32: live hypotheses
-    live_log_probs: Any  # (batch, beams) float32: their log probabilities
-    cache: Any  # the step callback's cache, (batch * beams, ...) rows
-    finished_sequences: Any  # (batch, beams, max_length + 1) int32
-    finished_scores: Any  # (batch, beams) float32: length-normalized, -inf: none
-    done: Any  # (batch,) bool: no live hypothesis can overtake the finished
+
+def beam_step(
+    next_token_logits,
+    num_beams,
+    length_penalty_alpha=0.6,
+    length_normalization="gnmt",
+    early_stopping=False,
+):
+    """The body of beam search's loop, `step(state) -> state`: extends the
+    live hypotheses by one position (`beam_search` says how)."""
+    rank = ops.arange(2 * num_beams)
+
+    def step(state):
+        index = state.index
+        batch_size = ops.shape(state.sequences)[0]
+        tokens = ops.reshape(ops.take(state.sequences, index, axis=2), (-1,))
+        logits, cache = next_token_logits(tokens, state.cache, index)
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        vocabulary_size = ops.shape(log_probs)[-1]
+        log_probs = ops.reshape(log_probs, (batch_size, num_beams, vocabulary_size))
+        must_end = ops.reshape(index + 1 >= state.limits, (batch_size, 1, 1))
+        log_probs = restrict_choices(log_probs, must_end)
+
+        # (batch, beams * vocabulary): every extension of every live beam.
+        candidates = ops.reshape(
+            ops.expand_dims(state.live_log_probs, -1) + log_probs, (batch_size, -1)
+        )
+        top_log_probs, top_indices = ops.top_k(candidates, 2 * num_beams)
+        top_indices = ops.cast(top_indices, "int32")
+        parents = top_indices // vocabulary_size
+        top_tokens = top_indices % vocabulary_size
+        top_sequences = write_column(
+            _gather_beams(state.sequences, parents), index + 1, top_tokens
+        )
+        ends = top_tokens == END_ID
+        if length_normalization == "gnmt":
+            penalty = length_penalty(index + 1, length_penalty_alpha)
+        else:
+            penalty = power_length_penalty(index + 1, length_penalty_alpha)
+
+        # Finished: extensions that end within the first `num_beams` ranks.
+        newly_finished = ops.logical_and(ends, rank < num_beams)
+        newly_finished = ops.logical_and(
+            newly_finished, ops.logical_not(ops.expand_dims(state.done, -1))
+        )
+        new_scores = ops.where(
+            newly_finished, top_log_probs / penalty, NEGATIVE_INFINITY
+        )
+        merged_scores = ops.concatenate([state.finished_scores, new_scores], axis=1)
+        merged_sequences = ops.concatenate(
+            [state.finished_sequences, top_sequences], axis=1
+        )
+        finished_scores, kept = ops.top_k(merged_scores, num_beams)
+        finished_sequences = _gather_beams(merged_sequences, ops.cast(kept, "int32"))
+
+        # Live: the best extensions that do not end.
+        live_candidates = ops.where(ends, NEGATIVE_INFINITY, top_log_probs)
+        live_log_probs, kept = ops.top_k(live_candidates, num_beams)
+        kept = ops.cast(kept, "int32")
+
+        # Done: `num_beams` finished, none of which the best live hypothesis
+        # scored at its current length beats (Hugging Face's default rule);
+        # with early stopping, `num_beams` finished.
+        full = finished_scores[:, -1] > NEGATIVE_INFINITY
+        settled = full
+        if not early_stopping:
+            best_live = live_log_probs[:, 0] / penalty
+            settled = ops.logical_and(full, best_live <= finished_scores[:, -1])
+        done = ops.logical_or(state.done, settled)
+        return BeamState(
+            index=index + 1,
+            sequences=_gather_beams(top_sequences, kept),
+            live_log_probs=live_log_probs,
+            cache=_reorder_cache(cache, _gather_beams(parents, kept), num_beams),
+            finished_sequences=finished_sequences,
+            finished_scores=finished_scores,
+            done=ops.logical_or(done, index + 1 >= state.limits),
+            limits=state.limits,
+        )
+
+    return step
+
+
+def beam_outputs(state):
+    """`(token_ids, scores)` of a `BeamState`: `(batch, num_beams,
+    max_length)` int32 n-best outputs, best first (start token left out,
+    padding after the end token), and `(batch, num_beams)` float32
+    length-normalized scores."""
+    return state.finished_sequences[:, :, 1:], state.finished_scores
 
 
 def beam_search(
@@ -266,109 +427,25 @@ def beam_search(
             finished, instead of once no live hypothesis can beat them.
 
     Returns:
-        `(token_ids, scores)`: `(batch, num_beams, max_length)` int32 n-best
+        `beam_outputs`: `(batch, num_beams, max_length)` int32 n-best
         outputs, best first (start token not included, padding after the end
         token), and `(batch, num_beams)` float32 length-normalized scores.
     """
-    if output_limits is None:
-        output_limits = ops.full((batch_size,), max_length, "int32")
-    sequences = ops.zeros((batch_size, num_beams, max_length + 1), "int32")
-    start = ops.full((batch_size, num_beams), START_ID, "int32")
-    sequences = write_column(sequences, 0, start)
-    # Only the first beam is live at the start, so the beams do not repeat.
-    # A dense (batch, beams) tensor, like the step's own outputs: a broadcast
-    # view (stride 0) would make torch.compile compile the step once more.
-    first_beam = ops.broadcast_to(ops.arange(num_beams) == 0, (batch_size, num_beams))
-    rank = ops.arange(2 * num_beams)
-
-    def keep_going(state):
-        return ops.logical_and(
-            state.index < max_length, ops.logical_not(ops.all(state.done))
-        )
-
-    def step(state):
-        index = state.index
-        tokens = ops.reshape(ops.take(state.sequences, index, axis=2), (-1,))
-        logits, cache = next_token_logits(tokens, state.cache, index)
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        vocabulary_size = ops.shape(log_probs)[-1]
-        log_probs = ops.reshape(log_probs, (batch_size, num_beams, vocabulary_size))
-        must_end = ops.reshape(index + 1 >= output_limits, (batch_size, 1, 1))
-        log_probs = restrict_choices(log_probs, must_end)
-
-        # (batch, beams * vocabulary): every extension of every live beam.
-        candidates = ops.reshape(
-            ops.expand_dims(state.live_log_probs, -1) + log_probs, (batch_size, -1)
-        )
-        top_log_probs, top_indices = ops.top_k(candidates, 2 * num_beams)
-        top_indices = ops.cast(top_indices, "int32")
-        parents = top_indices // vocabulary_size
-        top_tokens = top_indices % vocabulary_size
-        top_sequences = write_column(
-            _gather_beams(state.sequences, parents), index + 1, top_tokens
-        )
-        ends = top_tokens == END_ID
-        if length_normalization == "gnmt":
-            penalty = length_penalty(index + 1, length_penalty_alpha)
-        else:
-            penalty = power_length_penalty(index + 1, length_penalty_alpha)
-
-        # Finished: extensions that end within the first `num_beams` ranks.
-        newly_finished = ops.logical_and(ends, rank < num_beams)
-        newly_finished = ops.logical_and(
-            newly_finished, ops.logical_not(ops.expand_dims(state.done, -1))
-        )
-        new_scores = ops.where(
-            newly_finished, top_log_probs / penalty, NEGATIVE_INFINITY
-        )
-        merged_scores = ops.concatenate([state.finished_scores, new_scores], axis=1)
-        merged_sequences = ops.concatenate(
-            [state.finished_sequences, top_sequences], axis=1
-        )
-        finished_scores, kept = ops.top_k(merged_scores, num_beams)
-        finished_sequences = _gather_beams(merged_sequences, ops.cast(kept, "int32"))
-
-        # Live: the best extensions that do not end.
-        live_candidates = ops.where(ends, NEGATIVE_INFINITY, top_log_probs)
-        live_log_probs, kept = ops.top_k(live_candidates, num_beams)
-        kept = ops.cast(kept, "int32")
-
-        # Done: `num_beams` finished, none of which the best live hypothesis
-        # scored at its current length beats (Hugging Face's default rule);
-        # with early stopping, `num_beams` finished.
-        full = finished_scores[:, -1] > NEGATIVE_INFINITY
-        settled = full
-        if not early_stopping:
-            best_live = live_log_probs[:, 0] / penalty
-            settled = ops.logical_and(full, best_live <= finished_scores[:, -1])
-        done = ops.logical_or(state.done, settled)
-        return BeamState(
-            index=index + 1,
-            sequences=_gather_beams(top_sequences, kept),
-            live_log_probs=live_log_probs,
-            cache=_reorder_cache(cache, _gather_beams(parents, kept), num_beams),
-            finished_sequences=finished_sequences,
-            finished_scores=finished_scores,
-            done=ops.logical_or(done, index + 1 >= output_limits),
-        )
-
-    state = BeamState(
-        index=ops.convert_to_tensor(0, "int32"),
-        sequences=sequences,
-        live_log_probs=ops.where(first_beam, 0.0, NEGATIVE_INFINITY),
-        cache=cache,
-        finished_sequences=ops.zeros_like(sequences),
-        finished_scores=ops.full((batch_size, num_beams), NEGATIVE_INFINITY),
-        done=ops.zeros((batch_size,), "bool"),
+    step = beam_step(
+        next_token_logits,
+        num_beams,
+        length_penalty_alpha,
+        length_normalization,
+        early_stopping,
     )
     state = staged_while_loop(
         keep_going,
         step,
-        state,
+        beam_start(cache, batch_size, num_beams, max_length, output_limits),
         max_length,
         resize_cache,
         first_cache_length,
         longest_output,
         compile_step,
     )
-    return state.finished_sequences[:, :, 1:], state.finished_scores
+    return beam_outputs(state)

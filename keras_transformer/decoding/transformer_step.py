@@ -1,10 +1,11 @@
 """The step callback of a search for a `Transformer`, and its cache.
 
-`transformer_next_token_logits` runs the encoder once and computes every
-decoder block's cross-attention keys and values once; each step then runs
-the decoder on one position, writing its self-attention keys and values into
-a cache of static shape at the step index
-(`Transformer.decode_with_cache`).
+`transformer_search_context` runs the encoder once and computes every
+decoder block's cross-attention keys and values once; each step
+(`transformer_step_callback`) then runs the decoder on one position, writing
+its self-attention keys and values into a cache of static shape at the step
+index (`Transformer.decode_with_cache`). `transformer_next_token_logits`
+gives both for `greedy_search` and `beam_search`.
 """
 
 from keras import ops
@@ -24,6 +25,47 @@ def resize_self_attention_cache(cache, length):
     return ops.pad(cache, padding)
 
 
+def transformer_search_context(model, encoder_token_ids, num_beams=1):
+    """What every step of a search reads and none changes: the encoder's
+    output as every decoder block's cross-attention keys and values, and the
+    sources' padding mask, each repeated per beam (sentence-major rows).
+
+    The encoder runs here, once per search.
+
+    Returns:
+        A dict: `cross_attention_cache` (`model.compute_cross_attention_cache`)
+        and `encoder_padding_mask` `(batch * num_beams, source_len)`.
+    """
+    encoder_padding_mask = ops.not_equal(encoder_token_ids, model.padding_id)
+    encoder_output = model.encode(encoder_token_ids, encoder_padding_mask)
+    cross_attention_cache = model.compute_cross_attention_cache(encoder_output)
+    if num_beams > 1:
+        cross_attention_cache = ops.repeat(cross_attention_cache, num_beams, axis=0)
+        encoder_padding_mask = ops.repeat(encoder_padding_mask, num_beams, axis=0)
+    return {
+        "cross_attention_cache": cross_attention_cache,
+        "encoder_padding_mask": encoder_padding_mask,
+    }
+
+
+def transformer_step_callback(model, context):
+    """A search's `next_token_logits` for a `Transformer`: the decoder on one
+    position against the self-attention cache and `context`
+    (`transformer_search_context`)."""
+
+    def next_token_logits(token_ids, cache, index):
+        logits, cache = model.decode_with_cache(
+            ops.expand_dims(token_ids, 1),
+            cache,
+            context["cross_attention_cache"],
+            index,
+            context["encoder_padding_mask"],
+        )
+        return logits[:, 0, :], cache
+
+    return next_token_logits
+
+
 def transformer_next_token_logits(model, encoder_token_ids, max_length, num_beams=1):
     """The step callback and initial cache for decoding with a `Transformer`.
 
@@ -41,23 +83,7 @@ def transformer_next_token_logits(model, encoder_token_ids, max_length, num_beam
     Returns:
         `(next_token_logits, cache)` for `greedy_search` / `beam_search`.
     """
-    encoder_padding_mask = ops.not_equal(encoder_token_ids, model.padding_id)
-    encoder_output = model.encode(encoder_token_ids, encoder_padding_mask)
-    cross_attention_cache = model.compute_cross_attention_cache(encoder_output)
-    if num_beams > 1:
-        cross_attention_cache = ops.repeat(cross_attention_cache, num_beams, axis=0)
-        encoder_padding_mask = ops.repeat(encoder_padding_mask, num_beams, axis=0)
-    batch_size = ops.shape(cross_attention_cache)[0]
-    cache = model.initial_self_attention_cache(batch_size, max_length)
-
-    def next_token_logits(token_ids, cache, index):
-        logits, cache = model.decode_with_cache(
-            ops.expand_dims(token_ids, 1),
-            cache,
-            cross_attention_cache,
-            index,
-            encoder_padding_mask,
-        )
-        return logits[:, 0, :], cache
-
-    return next_token_logits, cache
+    context = transformer_search_context(model, encoder_token_ids, num_beams)
+    rows = ops.shape(context["encoder_padding_mask"])[0]
+    cache = model.initial_self_attention_cache(rows, max_length)
+    return transformer_step_callback(model, context), cache

@@ -225,10 +225,13 @@ def test_fully_masked_rows_give_finite_uniform_attention():
     np.testing.assert_allclose(to_numpy(weights), 1.0 / SOURCE_LEN, atol=1e-6)
 
 
-def _causal_self_attention_step_by_step(layer, query, cache_width):
+def _causal_self_attention_step_by_step(layer, query):
     """Causal self-attention over `query` one position at a time, through a
-    self-attention cache of `cache_width` per head; the outputs joined."""
-    cache = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, cache_width))
+    self-attention cache, heads first; the outputs joined."""
+    cache = tuple(
+        ops.zeros((BATCH, HEADS, TARGET_LEN, width))
+        for width in (layer.key_dim, layer.value_dim)
+    )
     steps = []
     for index in range(TARGET_LEN):
         step = query[:, index : index + 1]
@@ -243,7 +246,7 @@ def test_cached_self_attention_equals_full_pass():
     query, _ = _inputs()
     layer = _layer()
     full = to_numpy(layer(query, query, use_causal_mask=True))
-    steps = _causal_self_attention_step_by_step(layer, query, DIM // HEADS)
+    steps = _causal_self_attention_step_by_step(layer, query)
     np.testing.assert_allclose(steps, full, atol=1e-5)
 
 
@@ -252,36 +255,61 @@ def test_precomputed_cross_attention_cache_equals_full_pass():
     value_mask = np.ones((BATCH, SOURCE_LEN), bool)
     value_mask[0, 5:] = False
     layer = _layer()
-    cache = layer.compute_key_value_cache(value)
-    assert tuple(cache.shape) == (BATCH, 2, SOURCE_LEN, HEADS, DIM // HEADS)
-    cached, returned_cache = layer(query, None, value_mask=value_mask, cache=cache)
+    keys, values = layer.compute_key_value_cache(value)
+    assert tuple(keys.shape) == (BATCH, HEADS, SOURCE_LEN, DIM // HEADS)
+    assert tuple(values.shape) == (BATCH, HEADS, SOURCE_LEN, DIM // HEADS)
+    # Heads first: head 1's keys are the key projection's second block.
+    projected = to_numpy(layer.key_dense(value))
+    np.testing.assert_allclose(
+        to_numpy(keys)[:, 1], projected[..., DIM // HEADS : 2 * DIM // HEADS]
+    )
+    cached, returned_cache = layer(
+        query, None, value_mask=value_mask, cache=(keys, values)
+    )
     np.testing.assert_allclose(
         to_numpy(cached),
         to_numpy(layer(query, value, value_mask=value_mask)),
         atol=1e-5,
     )
-    np.testing.assert_array_equal(to_numpy(returned_cache), to_numpy(cache))
+    np.testing.assert_array_equal(to_numpy(returned_cache[0]), to_numpy(keys))
+    np.testing.assert_array_equal(to_numpy(returned_cache[1]), to_numpy(values))
 
 
 @pytest.mark.parametrize("key_dim", [2, 6])  # d_k below and above d_v = 4
 def test_caches_hold_keys_and_values_of_different_sizes(key_dim):
-    """Table 3 row (B) varies d_k at fixed d_v: the cache pads the shorter
-    of the two and the cached passes still equal the full ones."""
+    """Table 3 row (B) varies d_k at fixed d_v: keys and values are cached
+    at their own widths and the cached passes still equal the full ones."""
     query, value = _inputs()
     layer = MultiHeadAttention(num_heads=HEADS, key_dim=key_dim, value_dim=DIM // HEADS)
     layer.build((BATCH, TARGET_LEN, DIM), (BATCH, SOURCE_LEN, DIM))
-    width = max(key_dim, DIM // HEADS)
-    assert layer.cache_head_dim == width
-    cache = layer.compute_key_value_cache(value)
-    assert tuple(cache.shape) == (BATCH, 2, SOURCE_LEN, HEADS, width)
+    keys, values = layer.compute_key_value_cache(value)
+    assert tuple(keys.shape) == (BATCH, HEADS, SOURCE_LEN, key_dim)
+    assert tuple(values.shape) == (BATCH, HEADS, SOURCE_LEN, DIM // HEADS)
     np.testing.assert_allclose(
-        to_numpy(layer(query, None, cache=cache)[0]),
+        to_numpy(layer(query, None, cache=(keys, values))[0]),
         to_numpy(layer(query, value)),
         atol=1e-5,
     )
     full = to_numpy(layer(query, query, use_causal_mask=True))
-    steps = _causal_self_attention_step_by_step(layer, query, width)
+    steps = _causal_self_attention_step_by_step(layer, query)
     np.testing.assert_allclose(steps, full, atol=1e-5)
+
+
+def test_a_cache_of_another_layout_is_refused():
+    """A cache must be a heads-first (keys, values) pair: one stacked tensor
+    (0.1's layout) would split along its batch of 2."""
+    query, _ = _inputs()
+    step = query[:, :1]
+    layer = _layer()
+    stacked = ops.zeros((BATCH, 2, TARGET_LEN, HEADS, DIM // HEADS))
+    positions_first = (ops.zeros((BATCH, TARGET_LEN, HEADS, DIM // HEADS)),) * 2
+    for cache, found in (
+        (stacked, r"received shape \(2, 2, 5, 2, 4\)"),
+        (positions_first, r"received a tuple of shapes \[\(2, 5, 2, 4\)"),
+        ((stacked,), "received a tuple of shapes"),
+    ):
+        with pytest.raises(ValueError, match=r"\(keys, values\) pair.*" + found):
+            layer(step, step, use_causal_mask=True, cache=cache, cache_update_index=0)
 
 
 def test_scaled_dot_product_attention_scale_is_one_over_sqrt_dk():

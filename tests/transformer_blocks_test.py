@@ -120,8 +120,14 @@ def test_cached_decoding_equals_full_pass(normalize_first):
     )
     full = to_numpy(decoder(TARGET, SOURCE, encoder_padding_mask=SOURCE_MASK))
     cross_cache = decoder.compute_cross_attention_cache(SOURCE)
-    assert tuple(cross_cache.shape) == (2, 2, 2, 6, 2, 4)
+    # One (keys, values) pair per block, each (batch, heads, positions, d_k).
+    assert [[tuple(x.shape) for x in pair] for pair in cross_cache] == [
+        [(2, 2, 6, 4)] * 2
+    ] * 2
     self_cache = decoder.initial_self_attention_cache(2, 5)
+    assert [[tuple(x.shape) for x in pair] for pair in self_cache] == [
+        [(2, 2, 5, 4)] * 2
+    ] * 2
     steps = []
     for index in range(5):
         output, self_cache = decoder(
@@ -168,4 +174,14 @@ def test_bad_configuration_errors():
         TransformerEncoder(num_layers=0, num_heads=2, intermediate_dim=8)
     block = TransformerDecoderBlock(num_heads=2, intermediate_dim=8)
     with pytest.raises(ValueError, match="cache_update_index"):
-        block(TARGET, SOURCE, self_attention_cache=ops.zeros((2, 2, 5, 2, 4)))
+        block(TARGET, SOURCE, self_attention_cache=(ops.zeros((2, 2, 5, 4)),) * 2)
+    decoder = TransformerDecoder(num_layers=2, **BLOCK_KWARGS)
+    decoder(TARGET, SOURCE)
+    self_cache = decoder.initial_self_attention_cache(2, 5)
+    cross_cache = decoder.compute_cross_attention_cache(SOURCE)
+    stacked = ops.zeros((2, 2, 2, 5, 2, 4))  # 0.1's layout: one stacked tensor
+    index = {"cache_update_index": 0}
+    with pytest.raises(ValueError, match="self_attention_cache must be a list"):
+        decoder(TARGET[:, :1], None, None, None, stacked, cross_cache, **index)
+    with pytest.raises(ValueError, match="cross_attention_cache .* received 4 items"):
+        decoder(TARGET[:, :1], None, None, None, self_cache, cross_cache * 2, **index)

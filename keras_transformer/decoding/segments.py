@@ -107,6 +107,7 @@ def search_in_segments(
             # stage's end every sentence is done: its limit is reached.)
             stage += 1
             cache = resize_cache(state.cache, stages[stage])
-            state = state._replace(cache=keras.ops.convert_to_numpy(cache))
+            cache = keras.tree.map_structure(keras.ops.convert_to_numpy, cache)
+            state = state._replace(cache=cache)
     keep_outputs(state, np.flatnonzero(sentence_of_row >= 0))
     return token_ids, scores

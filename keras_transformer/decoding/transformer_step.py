@@ -8,21 +8,24 @@ index (`Transformer.decode_with_cache`). `transformer_next_token_logits`
 gives both for `greedy_search` and `beam_search`.
 """
 
+import keras
 from keras import ops
 
 
 def resize_self_attention_cache(cache, length):
-    """Pads (with zeros) or cuts a `Transformer`'s self-attention cache
-    `(batch, num_layers, 2, cache_len, num_heads, head_dim)` to `length`
-    positions; a search's `resize_cache`."""
-    current = cache.shape[3]
-    if current == length:
-        return cache
-    if current > length:
-        return cache[:, :, :, :length]
-    padding = [[0, 0]] * 6
-    padding[3] = [0, length - current]
-    return ops.pad(cache, padding)
+    """Pads (with zeros) or cuts a `Transformer`'s self-attention cache (per
+    block, `(keys, values)` of `(batch, num_heads, cache_len, head_dim)`) to
+    `length` positions; a search's `resize_cache`."""
+
+    def resize(x):
+        current = x.shape[2]
+        if current == length:
+            return x
+        if current > length:
+            return x[:, :, :length]
+        return ops.pad(x, [[0, 0], [0, 0], [0, length - current], [0, 0]])
+
+    return keras.tree.map_structure(resize, cache)
 
 
 def transformer_search_context(model, encoder_token_ids, num_beams=1):
@@ -40,8 +43,10 @@ def transformer_search_context(model, encoder_token_ids, num_beams=1):
     encoder_output = model.encode(encoder_token_ids, encoder_padding_mask)
     cross_attention_cache = model.compute_cross_attention_cache(encoder_output)
     if num_beams > 1:
-        cross_attention_cache = ops.repeat(cross_attention_cache, num_beams, axis=0)
-        encoder_padding_mask = ops.repeat(encoder_padding_mask, num_beams, axis=0)
+        cross_attention_cache, encoder_padding_mask = keras.tree.map_structure(
+            lambda x: ops.repeat(x, num_beams, axis=0),
+            (cross_attention_cache, encoder_padding_mask),
+        )
     return {
         "cross_attention_cache": cross_attention_cache,
         "encoder_padding_mask": encoder_padding_mask,

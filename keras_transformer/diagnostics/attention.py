@@ -75,8 +75,8 @@ class AttentionMaps:
 
 def _head_output_norms(attention, weights, value_input):
     """`(batch, num_heads, T)`: the norm of each head's term in the output."""
-    values = attention.compute_key_value_cache(value_input)[:, 1]  # (B, S, N, H)
-    mixed = ops.einsum("bnts,bsnh->btnh", weights, ops.cast(values, "float32"))
+    _, values = attention.compute_key_value_cache(value_input)  # (B, N, S, H)
+    mixed = ops.einsum("bnts,bnsh->btnh", weights, ops.cast(values, "float32"))
     kernel = ops.cast(attention.output_dense.kernel, "float32")  # (N * H, D)
     kernel = ops.reshape(kernel, (attention.num_heads, attention.value_dim, -1))
     per_head = ops.einsum("btnh,nhd->btnd", mixed, kernel)  # (B, T, N, D)

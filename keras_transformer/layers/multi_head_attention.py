@@ -23,7 +23,13 @@ _FLASH_ATTENTION = False if keras.backend.backend() == "torch" else None
 
 
 def scaled_dot_product_attention(
-    query, key, value, mask=None, dropout_layer=None, training=None
+    query,
+    key,
+    value,
+    mask=None,
+    dropout_layer=None,
+    training=None,
+    heads_first=False,
 ):
     """Explicit attention, Vaswani et al. 2017, §3.2.1, eq. 1.
 
@@ -38,14 +44,19 @@ def scaled_dot_product_attention(
             rule as `keras.ops.dot_product_attention`), so it never yields NaN.
         dropout_layer: optional `keras.layers.Dropout` applied to the weights.
         training: passed to the dropout layer.
+        heads_first: the query, key, value and outputs have the heads axis
+            before the positions, `(batch, num_heads, T or S, head_dim)`: the
+            layout of a key/value cache.
 
     Returns:
         `(outputs, weights)`: outputs `(batch, T, num_heads, value_head_dim)`
-        in the query's dtype, weights `(batch, num_heads, T, S)` in float32
-        (before dropout).
+        (heads first with `heads_first`) in the query's dtype, weights
+        `(batch, num_heads, T, S)` in float32 (before dropout).
     """
     scale = 1.0 / math.sqrt(query.shape[-1])
-    logits = ops.einsum("btnh,bsnh->bnts", query, key)  # (B, N, T, S)
+    query_layout = "bnth" if heads_first else "btnh"
+    key_layout = query_layout.replace("t", "s")
+    logits = ops.einsum(f"{query_layout},{key_layout}->bnts", query, key)
     logits = ops.cast(logits, "float32") * scale
     if mask is not None:
         logits = ops.where(mask, logits, _LARGE_NEGATIVE)
@@ -53,7 +64,9 @@ def scaled_dot_product_attention(
     dropped = weights
     if dropout_layer is not None:
         dropped = dropout_layer(weights, training=training)
-    outputs = ops.einsum("bnts,bsnh->btnh", ops.cast(dropped, value.dtype), value)
+    outputs = ops.einsum(
+        f"bnts,{key_layout}->{query_layout}", ops.cast(dropped, value.dtype), value
+    )
     return outputs, weights
 
 
@@ -71,16 +84,18 @@ class MultiHeadAttention(keras.layers.Layer):
     the backend's fused `keras.ops.dot_product_attention` (flash / cuDNN /
     SDPA kernels on a GPU) whenever nothing prevents it, and the explicit
     `scaled_dot_product_attention` when the weights are to be returned,
-    attention dropout is active in training, `value_dim != key_dim`, or
-    `use_fused_attention` is `False`.
+    attention dropout is active in training, `value_dim != key_dim`,
+    `use_fused_attention` is `False`, or the call reads a cache.
 
     Masking: every mask is boolean with `True` = attend. `query_mask` and
     `value_mask` are padding masks `(batch, T)` and `(batch, S)`,
     `attention_mask` is `(batch, T, S)`, and `use_causal_mask` adds the
     decoder's causal mask (§3.2.3). They are combined with a logical and.
 
-    Incremental decoding: `cache` is a `(batch, 2, S, num_heads, head_dim)`
-    tensor holding keys (index 0) and values (index 1).
+    Incremental decoding: `cache` is a `(keys, values)` pair of tensors
+    `(batch, num_heads, S, key_dim)` and `(batch, num_heads, S, value_dim)`,
+    heads before positions, so that attention reads each head's keys and
+    values where they lie (a compiled step copies nothing out of the cache).
     - With `cache_update_index`, the keys/values of the current `query` are
       written into the cache at that position and attention runs over the
       whole cache; with `use_causal_mask`, slots past the current position are
@@ -89,6 +104,8 @@ class MultiHeadAttention(keras.layers.Layer):
     - Without `cache_update_index`, the cache holds precomputed keys/values
       (`compute_key_value_cache`): the encoder-side keys and values of
       cross-attention, computed once per source.
+    A cached call always takes the explicit attention path (one query
+    position against the cache is a pair of small batched products).
 
     Args:
         num_heads: number of attention heads (h).
@@ -117,7 +134,7 @@ class MultiHeadAttention(keras.layers.Layer):
     Returns:
         `outputs` of shape `(batch, T, output_dim)`, followed by the weights
         `(batch, num_heads, T, S)` (float32) if `return_attention_scores`, and
-        by the updated cache if `cache` was given.
+        by the updated `(keys, values)` cache if `cache` was given.
 
     Example:
 
@@ -213,40 +230,18 @@ class MultiHeadAttention(keras.layers.Layer):
         batch_size, length = ops.shape(x)[0], ops.shape(x)[1]
         return ops.reshape(x, (batch_size, length, self.num_heads, head_dim))
 
-    @property
-    def cache_head_dim(self):
-        """The last axis of a key/value cache: `max(key_dim, value_dim)`."""
-        return max(self.key_dim, self.value_dim)
-
     def compute_key_value_cache(self, value, key=None):
-        """Projects keys and values once: `(batch, 2, S, num_heads,
-        cache_head_dim)`.
+        """Projects keys and values once, heads first: `(keys, values)` of
+        `(batch, num_heads, S, key_dim)` and `(batch, num_heads, S,
+        value_dim)`.
 
         Used for cross-attention, whose keys and values depend only on the
-        encoder output and so are computed once per source sentence. Keys and
-        values share one tensor; when `key_dim != value_dim` the shorter are
-        padded with zeros, which `call` cuts off again.
+        encoder output and so are computed once per source sentence.
         """
         key = value if key is None else key
-        key_heads = self._split_heads(self._key_dense(key), self.key_dim)
-        value_heads = self._split_heads(self._value_dense(value), self.value_dim)
-        return ops.stack(
-            [self._to_cache_dim(key_heads), self._to_cache_dim(value_heads)], axis=1
-        )
-
-    def _to_cache_dim(self, heads):
-        missing = self.cache_head_dim - heads.shape[-1]
-        if not missing:
-            return heads
-        return ops.pad(heads, [[0, 0], [0, 0], [0, 0], [0, missing]])
-
-    def _from_cache(self, cache):
-        """Keys and values `(batch, S, num_heads, key_dim / value_dim)`."""
-        key_heads, value_heads = cache[:, 0], cache[:, 1]
-        if self.key_dim != self.value_dim:
-            key_heads = key_heads[..., : self.key_dim]
-            value_heads = value_heads[..., : self.value_dim]
-        return key_heads, value_heads
+        keys = self._split_heads(self._key_dense(key), self.key_dim)
+        values = self._split_heads(self._value_dense(value), self.value_dim)
+        return ops.swapaxes(keys, 1, 2), ops.swapaxes(values, 1, 2)
 
     def call(
         self,
@@ -265,50 +260,20 @@ class MultiHeadAttention(keras.layers.Layer):
         if value is None and (cache is None or cache_update_index is not None):
             value = query
         query_heads = self._split_heads(self._query_dense(query), self.key_dim)
-        query_offset = 0
+        masks = {
+            "query_mask": query_mask,
+            "value_mask": value_mask,
+            "attention_mask": attention_mask,
+            "use_causal_mask": use_causal_mask,
+        }
         if cache is None:
-            key = value if key is None else key
-            key_heads = self._split_heads(self._key_dense(key), self.key_dim)
-            value_heads = self._split_heads(self._value_dense(value), self.value_dim)
-        elif cache_update_index is None:
-            key_heads, value_heads = self._from_cache(cache)
-        else:
-            step_cache = self.compute_key_value_cache(value, key)
-            start = (0, 0, cache_update_index, 0, 0)
-            cache = ops.slice_update(cache, start, ops.cast(step_cache, cache.dtype))
-            key_heads, value_heads = self._from_cache(cache)
-            query_offset = cache_update_index
-
-        # With nothing but a causal mask over a full sequence, the fused kernel
-        # applies it itself (and may use a causal flash kernel); otherwise the
-        # masks are merged into one boolean tensor.
-        fused_causal = (
-            use_causal_mask
-            and cache_update_index is None
-            and query_mask is None
-            and value_mask is None
-            and attention_mask is None
-        )
-        mask = None
-        if not fused_causal:
-            mask = merge_attention_masks(
-                query_heads,
-                key_heads,
-                query_mask=query_mask,
-                value_mask=value_mask,
-                attention_mask=attention_mask,
-                use_causal_mask=use_causal_mask,
-                query_offset=query_offset,
+            outputs, weights = self._attend_to_sequence(
+                query_heads, value, key, masks, return_attention_scores, training
             )
-        outputs, weights = self._attend(
-            query_heads,
-            key_heads,
-            value_heads,
-            mask=mask,
-            is_causal=fused_causal,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
+        else:
+            outputs, weights, cache = self._attend_to_cache(
+                query_heads, value, key, masks, cache, cache_update_index
+            )
         batch_size, length = ops.shape(outputs)[0], ops.shape(outputs)[1]
         outputs = ops.reshape(
             outputs, (batch_size, length, self.num_heads * self.value_dim)
@@ -321,6 +286,78 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _check_cache(self, cache):
+        """Raises a ValueError unless `cache` is a `(keys, values)` pair of
+        this layer's heads and widths (a stacked cache of an older layout
+        would otherwise be split along its batch)."""
+        fits = isinstance(cache, (tuple, list)) and len(cache) == 2
+        if fits:
+            widths = (self.key_dim, self.value_dim)
+            for tensor, width in zip(cache, widths, strict=True):
+                shape = tuple(getattr(tensor, "shape", ()))
+                fits = fits and len(shape) == 4
+                fits = fits and shape[1] == self.num_heads and shape[3] == width
+        if not fits:
+            found = (
+                f"a {type(cache).__name__} of shapes "
+                f"{[tuple(getattr(x, 'shape', ())) for x in cache]}"
+                if isinstance(cache, (tuple, list))
+                else f"shape {tuple(getattr(cache, 'shape', ()))}"
+            )
+            raise ValueError(
+                f"{self.name}: cache must be a (keys, values) pair of shapes "
+                f"(batch, {self.num_heads}, length, {self.key_dim}) and "
+                f"(batch, {self.num_heads}, length, {self.value_dim}), as "
+                f"compute_key_value_cache gives; received {found}."
+            )
+
+    def _attend_to_sequence(
+        self, query_heads, value, key, masks, return_attention_scores, training
+    ):
+        key = value if key is None else key
+        key_heads = self._split_heads(self._key_dense(key), self.key_dim)
+        value_heads = self._split_heads(self._value_dense(value), self.value_dim)
+        # With nothing but a causal mask, the fused kernel applies it itself
+        # (and may use a causal flash kernel); otherwise the masks are merged
+        # into one boolean tensor.
+        is_causal = masks["use_causal_mask"] and not any(
+            masks[name] is not None
+            for name in ("query_mask", "value_mask", "attention_mask")
+        )
+        mask = None
+        if not is_causal:
+            mask = merge_attention_masks(query_heads, key_heads, **masks)
+        return self._attend(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask=mask,
+            is_causal=is_causal,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+
+    def _attend_to_cache(self, query_heads, value, key, masks, cache, update_index):
+        self._check_cache(cache)
+        keys, values = cache
+        query_offset = 0
+        if update_index is not None:
+            new_keys, new_values = self.compute_key_value_cache(value, key)
+            start = (0, 0, update_index, 0)
+            keys = ops.slice_update(keys, start, ops.cast(new_keys, keys.dtype))
+            values = ops.slice_update(values, start, ops.cast(new_values, values.dtype))
+            query_offset = update_index
+        # The masks need the keys' length on axis 1.
+        mask = merge_attention_masks(
+            query_heads, ops.swapaxes(keys, 1, 2), query_offset=query_offset, **masks
+        )
+        if mask is not None:
+            mask = ops.expand_dims(mask, 1)  # (B, 1, T, S)
+        outputs, weights = scaled_dot_product_attention(
+            ops.swapaxes(query_heads, 1, 2), keys, values, mask, heads_first=True
+        )
+        return ops.swapaxes(outputs, 1, 2), weights, (keys, values)
 
     def _attend(
         self, query, key, value, mask, is_causal, return_attention_scores, training

@@ -16,14 +16,15 @@ class TransformerDecoder(TransformerStackBase):
     With `normalize_first=True` (pre-LN) a final layer normalization follows
     the last block.
 
-    Incremental decoding: the caches of all blocks are stacked on axis 1.
-    `compute_cross_attention_cache(encoder_sequence)` gives the encoder
-    keys/values, `(batch, num_layers, 2, source_len, num_heads, head_dim)`,
-    once per source; `initial_self_attention_cache(batch_size, max_length)`
-    gives the zeroed self-attention cache `(batch, num_layers, 2, max_length,
-    num_heads, head_dim)`. Calling with both caches and `cache_update_index`
-    returns `(outputs, self_attention_cache)`. The shapes never change, so a
-    compiled decoding loop does not retrace.
+    Incremental decoding: a cache is a list with one `(keys, values)` pair
+    per block, each tensor `(batch, num_heads, length, head_dim)`
+    (`MultiHeadAttention`); separate tensors let a compiled step update and
+    read each in place. `compute_cross_attention_cache(encoder_sequence)`
+    gives the encoder keys/values (length `source_len`) once per source;
+    `initial_self_attention_cache(batch_size, max_length)` gives the zeroed
+    self-attention cache (length `max_length`). Calling with both caches and
+    `cache_update_index` returns `(outputs, self_attention_cache)`. The shapes
+    never change, so a compiled decoding loop does not retrace.
 
     Args:
         num_layers: number of blocks (N; 6 in the paper).
@@ -55,21 +56,29 @@ class TransformerDecoder(TransformerStackBase):
         self._build_blocks(decoder_sequence_shape, encoder_sequence_shape)
 
     def compute_cross_attention_cache(self, encoder_sequence):
-        """Encoder keys/values of every block, stacked on axis 1."""
-        return ops.stack(
-            [
-                block.compute_cross_attention_cache(encoder_sequence)
-                for block in self._blocks
-            ],
-            axis=1,
-        )
+        """Encoder `(keys, values)` of every block, a list."""
+        return [
+            block.compute_cross_attention_cache(encoder_sequence)
+            for block in self._blocks
+        ]
 
+    # The caches are lists of pairs, not tuples of pairs: tracing a call
+    # whose arguments nest a tuple in a tuple, torch.compile stops at Keras'
+    # flattening of them (it cannot compare two tuples by identity).
     def initial_self_attention_cache(self, batch_size, max_length):
         """A zeroed self-attention cache for `max_length` target positions."""
-        head_dim = self.hidden_dim // self.num_heads
-        head_dim = max(head_dim, self.key_dim or head_dim)  # cache_head_dim
-        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
-        return ops.zeros(shape, dtype=self.compute_dtype)
+        value_dim = self.hidden_dim // self.num_heads
+        key_dim = self.key_dim or value_dim
+        return [
+            tuple(
+                ops.zeros(
+                    (batch_size, self.num_heads, max_length, head_dim),
+                    dtype=self.compute_dtype,
+                )
+                for head_dim in (key_dim, value_dim)
+            )
+            for _ in range(self.num_layers)
+        ]
 
     def call(
         self,
@@ -112,18 +121,36 @@ class TransformerDecoder(TransformerStackBase):
     ):
         if cross_attention_cache is None:
             cross_attention_cache = self.compute_cross_attention_cache(encoder_sequence)
+        for name, cache in (
+            ("self_attention_cache", self_attention_cache),
+            ("cross_attention_cache", cross_attention_cache),
+        ):
+            if not isinstance(cache, (list, tuple)) or len(cache) != self.num_layers:
+                found = (
+                    f"{len(cache)} items"
+                    if isinstance(cache, (list, tuple))
+                    else f"a {type(cache).__name__}"
+                )
+                raise ValueError(
+                    f"{self.name}: {name} must be a list with one (keys, values) "
+                    f"pair per block ({self.num_layers}), as "
+                    f"initial_self_attention_cache and compute_cross_attention_cache "
+                    f"give; received {found}."
+                )
         x = decoder_sequence
         updated_caches = []
-        for index, block in enumerate(self._blocks):
-            x, layer_cache, _ = block(
+        for block, block_cache, block_cross_cache in zip(
+            self._blocks, self_attention_cache, cross_attention_cache, strict=True
+        ):
+            x, block_cache, _ = block(
                 x,
                 encoder_padding_mask=encoder_padding_mask,
-                self_attention_cache=self_attention_cache[:, index],
+                self_attention_cache=block_cache,
                 self_attention_cache_update_index=cache_update_index,
-                cross_attention_cache=cross_attention_cache[:, index],
+                cross_attention_cache=block_cross_cache,
             )
-            updated_caches.append(layer_cache)
-        return self.normalize_output(x), ops.stack(updated_caches, axis=1)
+            updated_caches.append(block_cache)
+        return self.normalize_output(x), updated_caches
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape

@@ -15,8 +15,9 @@ class TransformerDecoderBlock(TransformerBlockBase):
     encoder), and a position-wise feed-forward network, each wrapped in
     dropout, a residual connection and layer normalization.
 
-    Incremental decoding: pass `self_attention_cache` (`(batch, 2, max_len,
-    num_heads, head_dim)`) with `self_attention_cache_update_index` to run one
+    Incremental decoding: pass `self_attention_cache` (a `(keys, values)`
+    pair of `(batch, num_heads, max_len, head_dim)`, see
+    `MultiHeadAttention`) with `self_attention_cache_update_index` to run one
     or more new positions against the cached past, and `cross_attention_cache`
     (from `compute_cross_attention_cache`) to reuse the encoder keys/values;
     the block then returns `(outputs, self_attention_cache,
@@ -71,7 +72,8 @@ class TransformerDecoderBlock(TransformerBlockBase):
         return self._cross_attention_layer_norm
 
     def compute_cross_attention_cache(self, encoder_sequence):
-        """Cross-attention keys/values `(batch, 2, source_len, heads, head_dim)`."""
+        """Cross-attention `(keys, values)`, each `(batch, num_heads,
+        source_len, head_dim)`."""
         return self._cross_attention.compute_key_value_cache(encoder_sequence)
 
     def call(

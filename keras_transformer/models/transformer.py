@@ -318,14 +318,16 @@ class Transformer(keras.Model):
     def compute_cross_attention_cache(self, encoder_output):
         """Encoder keys/values of every decoder block, computed once per source.
 
-        Returns `(batch, num_layers, 2, source_len, num_heads, head_dim)`.
+        Returns a list with one `(keys, values)` pair per block, each
+        `(batch, num_heads, source_len, head_dim)`.
         """
         return self.decoder.compute_cross_attention_cache(encoder_output)
 
     def initial_self_attention_cache(self, batch_size, max_length):
         """Zeroed decoder self-attention cache for `max_length` target tokens.
 
-        Returns `(batch, num_layers, 2, max_length, num_heads, head_dim)`.
+        Returns a list with one `(keys, values)` pair per block, each
+        `(batch, num_heads, max_length, head_dim)`.
         """
         return self.decoder.initial_self_attention_cache(batch_size, max_length)
 

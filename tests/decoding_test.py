@@ -17,6 +17,7 @@ from keras_transformer.decoding import (
     greedy_search,
     length_penalty,
     output_length_limits,
+    search,
     transformer_next_token_logits,
 )
 from keras_transformer.special_tokens import END_ID, PAD_ID, START_ID
@@ -281,6 +282,55 @@ def test_padding_and_start_are_never_generated():
         for hypothesis in ids.reshape(-1, ids.shape[-1]):
             length = list(hypothesis).index(END_ID)
             assert not np.isin(hypothesis[:length], [PAD_ID, START_ID]).any()
+
+
+@pytest.mark.parametrize("width", [32000, 4100])  # a multiple of 128, and not
+def test_top_k_in_chunks_equals_top_k(width):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(6, width)).astype("float32")
+    values[1] = np.round(values[1])  # many ties
+    values[2, 5:] = -np.inf  # fewer finite values than chunks
+    values[3, -3:] = 50.0  # the best at the end, in the padded chunk
+    values[4, :128] = 40.0 + np.arange(128)  # the best in one chunk
+    # torch.topk orders equal values as it likes (and so ours there): the
+    # indices of rows with ties are compared on the other backends only.
+    exact_rows = [0, 4, 5] if keras.backend.backend() == "torch" else range(6)
+    for length, k in ((width, 8), (64, 3)):  # 64: ranked whole
+        found_values, found_indices = (
+            to_numpy(x) for x in search.top_k_in_chunks(values[:, :length], k)
+        )
+        expected = np.argsort(-values[:, :length], axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(
+            found_values, np.take_along_axis(values, expected, 1)
+        )
+        np.testing.assert_array_equal(
+            np.take_along_axis(values, found_indices, 1), found_values
+        )
+        assert all(len(set(row)) == k for row in found_indices)
+        np.testing.assert_array_equal(found_indices[exact_rows], expected[exact_rows])
+
+
+def test_beam_search_over_a_large_vocabulary_ranks_as_top_k_does():
+    """With 4 beams over 1,500 tokens (6,000 extensions a sentence) the step
+    ranks through chunks; the outputs equal those of `ops.top_k`."""
+    vocabulary_size, num_beams = 1500, 4
+    assert num_beams * vocabulary_size >= 4 * 2 * num_beams * search.TOP_K_CHUNK
+    rng = np.random.default_rng(5)
+    logits = rng.normal(scale=3.0, size=(vocabulary_size, vocabulary_size))
+    table = np.exp(logits - logits.max(-1, keepdims=True))
+    step = _MarkovTable(table / table.sum(-1, keepdims=True))
+
+    def run():
+        cache = ops.zeros((2 * num_beams, 1))
+        return [to_numpy(x) for x in beam_search(step, cache, 2, num_beams, 6, 0.6)]
+
+    chunked_ids, chunked_scores = run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "top_k_in_chunks", ops.top_k)
+        plain_ids, plain_scores = run()
+    np.testing.assert_array_equal(chunked_ids, plain_ids)
+    np.testing.assert_allclose(chunked_scores, plain_scores, rtol=1e-6)
+    assert len({tuple(row) for row in chunked_ids[0]}) == num_beams
 
 
 def test_cache_stages_double_up_to_the_search_length():

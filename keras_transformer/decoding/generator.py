@@ -152,14 +152,23 @@ class Generator(keras.Model):
         needed = int(-(-source_length * settings.max_length_ratio // 1))
         return max(1, min(self.longest_output, needed + settings.max_length_offset))
 
+    def _cache_stages(self, max_length):
+        """The self-attention cache's lengths over a search of `max_length`
+        positions (`cache.cache_stages`; a tensor length stages up to
+        `longest_output`)."""
+        return cache_stages(max_length, self.first_cache_length, self.longest_output)
+
     def call(self, encoder_token_ids):
         # The whole search, one program: Keras' predict_step calls this
         # (statelessly on JAX), and so does an exported signature.
         state, context = self.search_start(encoder_token_ids)
         max_length = state.max_length
         # The cache grows in stages; for a tensor length, up to the static cap.
-        stages = cache_stages(max_length, self.first_cache_length, self.longest_output)
-        resize = resize_self_attention_cache if len(stages) > 1 else None
+        resize = (
+            resize_self_attention_cache
+            if len(self._cache_stages(max_length)) > 1
+            else None
+        )
         state = staged_while_loop(
             keep_going,
             self.search_step(context),
@@ -206,9 +215,8 @@ class Generator(keras.Model):
         context = transformer_search_context(
             self.model, encoder_token_ids, settings.num_beams
         )
-        stages = cache_stages(max_length, self.first_cache_length, self.longest_output)
         cache = self.model.initial_self_attention_cache(
-            batch_size * settings.num_beams, stages[0]
+            batch_size * settings.num_beams, self._cache_stages(max_length)[0]
         )
         if settings.num_beams == 1:
             state = greedy_start(cache, batch_size, max_length, limits)
@@ -267,7 +275,7 @@ class Generator(keras.Model):
             lambda state, context, end: programs.advance.predict_on_batch(
                 {"state": state, "context": context, "end": np.int32(end)}
             ),
-            cache_stages(max_length, self.first_cache_length),
+            self._cache_stages(max_length),
             self.settings.num_beams,
             resize_self_attention_cache,
             self.search_outputs,

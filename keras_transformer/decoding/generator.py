@@ -268,14 +268,13 @@ class Generator(keras.Model):
             return self.predict_on_batch(encoder_token_ids)
         programs = self._segment_programs
         state, context = programs.start.predict_on_batch(encoder_token_ids)
-        max_length = self.search_length(np.shape(encoder_token_ids)[1])
         token_ids, scores = search_in_segments(
             state,
             context,
             lambda state, context, end: programs.advance.predict_on_batch(
                 {"state": state, "context": context, "end": np.int32(end)}
             ),
-            self._cache_stages(max_length),
+            self._cache_stages(state.max_length),
             self.settings.num_beams,
             resize_self_attention_cache,
             self.search_outputs,

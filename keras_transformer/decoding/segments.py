@@ -37,8 +37,8 @@ def take_sentences(state, context, rows, num_beams):
         state: a search's loop state (`search.GreedyState` or `BeamState`) of
             numpy arrays: every field but `index` has the batch first, and
             the `cache` has `batch * num_beams` rows, sentence-major.
-        context: a nest of numpy arrays of `batch * num_beams` rows, the
-            same way.
+        context: a nest of tensors (or numpy arrays) of `batch * num_beams`
+            rows, the same way.
         rows: int array of sentence positions in the batch.
         num_beams: rows per sentence in the cache and context.
 
@@ -52,7 +52,9 @@ def take_sentences(state, context, rows, num_beams):
             fields[name] = keras.tree.map_structure(lambda x: x[beam_rows], value)
         elif name != "index":
             fields[name] = value[rows]
-    context = keras.tree.map_structure(lambda x: x[beam_rows], context)
+    context = keras.tree.map_structure(
+        lambda x: keras.ops.take(x, beam_rows, axis=0), context
+    )
     return type(state)(**fields), context
 
 
@@ -64,7 +66,8 @@ def search_in_segments(
     Args:
         state: the start of the search: a loop state of numpy arrays whose
             cache holds `stages[0]` positions.
-        context: what the step reads and never changes (`take_sentences`).
+        context: what the step reads and never changes (`take_sentences`),
+            numpy arrays or tensors.
         advance: `advance(state, context, end) -> state`, numpy in and out:
             the search's loop while positions before `end` are left and the
             sentences still searching do not fit in `rows_for` fewer rows.
@@ -80,6 +83,10 @@ def search_in_segments(
     """
     batch_size = len(state.done)
     sentence_of_row = np.arange(batch_size)  # -1: a padding row
+    # Every segment reads the context and none changes it: held as tensors,
+    # it is not converted from numpy again at each segment's call (the
+    # cross-attention keys and values are the largest input of a segment).
+    context = keras.tree.map_structure(keras.ops.convert_to_tensor, context)
     token_ids, scores = (np.array(x) for x in outputs(state))
 
     def keep_outputs(state, rows):

@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_transformer.layers import MultiHeadAttention, scaled_dot_product_attention
+from keras_transformer.layers import (
+    MultiHeadAttention,
+    merge_attention_masks,
+    scaled_dot_product_attention,
+)
 from tests.harness import run_layer_test, to_numpy
 
 BATCH, TARGET_LEN, SOURCE_LEN, DIM, HEADS = 2, 5, 7, 8, 2
@@ -293,6 +297,25 @@ def test_caches_hold_keys_and_values_of_different_sizes(key_dim):
     full = to_numpy(layer(query, query, use_causal_mask=True))
     steps = _causal_self_attention_step_by_step(layer, query)
     np.testing.assert_allclose(steps, full, atol=1e-5)
+
+
+def test_merged_mask_reads_the_key_length_from_the_axis_named():
+    """A cached step's keys are heads first, `(batch, heads, S, head_dim)`:
+    `value_axis=2` reads S there. A query at cache position 2 of 5, with
+    the last key padded, sees keys 0..2."""
+    query = np.zeros((2, 1, 8), "float32")
+    keys = np.zeros((2, 4, 5, 3), "float32")  # 4 heads would be read as S
+    value_mask = np.array([[True] * 4 + [False]] * 2)
+    mask = merge_attention_masks(
+        query,
+        keys,
+        value_mask=value_mask,
+        use_causal_mask=True,
+        query_offset=2,
+        value_axis=2,
+    )
+    expected = np.array([[[True, True, True, False, False]]] * 2)
+    np.testing.assert_array_equal(to_numpy(mask), expected)
 
 
 def test_a_cache_of_another_layout_is_refused():

@@ -44,12 +44,13 @@ def merge_attention_masks(
     attention_mask=None,
     use_causal_mask=False,
     query_offset=0,
+    value_axis=1,
 ):
     """Combines the mask arguments of an attention call into one mask.
 
     Args:
         query: `(batch, T, ...)` tensor; gives batch size and `T`.
-        value: `(batch, S, ...)` tensor; gives `S`.
+        value: `(batch, S, ...)` tensor; gives `S` (on `value_axis`).
         query_mask: `(batch, T)`; `False` marks padded queries. Their rows
             are fully masked, as in `keras.layers.MultiHeadAttention`.
         value_mask: `(batch, S)`; `False` marks padded keys/values.
@@ -57,11 +58,14 @@ def merge_attention_masks(
         use_causal_mask: whether to add the causal mask, offset by
             `query_offset`.
         query_offset: absolute position of the first query (cache index).
+        value_axis: the axis of `value` that holds `S`: 2 for keys laid out
+            heads first, `(batch, num_heads, S, head_dim)`.
 
     Returns:
         Boolean `(batch, T, S)` mask, or `None` when nothing is masked.
     """
     mask = None
+    value_length = ops.shape(value)[value_axis]
 
     def _and(a, b):
         return b if a is None else ops.logical_and(a, b)
@@ -76,11 +80,11 @@ def merge_attention_masks(
         causal = compute_causal_mask(
             ops.shape(query)[0],
             ops.shape(query)[1],
-            ops.shape(value)[1],
+            value_length,
             query_offset,
         )
         mask = _and(mask, causal)
     if mask is None:
         return None
     batch_size, query_length = ops.shape(query)[0], ops.shape(query)[1]
-    return ops.broadcast_to(mask, (batch_size, query_length, ops.shape(value)[1]))
+    return ops.broadcast_to(mask, (batch_size, query_length, value_length))

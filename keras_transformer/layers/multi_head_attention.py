@@ -348,9 +348,8 @@ class MultiHeadAttention(keras.layers.Layer):
             keys = ops.slice_update(keys, start, ops.cast(new_keys, keys.dtype))
             values = ops.slice_update(values, start, ops.cast(new_values, values.dtype))
             query_offset = update_index
-        # The masks need the keys' length on axis 1.
         mask = merge_attention_masks(
-            query_heads, ops.swapaxes(keys, 1, 2), query_offset=query_offset, **masks
+            query_heads, keys, query_offset=query_offset, value_axis=2, **masks
         )
         if mask is not None:
             mask = ops.expand_dims(mask, 1)  # (B, 1, T, S)

@@ -320,15 +320,22 @@ def main():
 
     tokenizer, sources = None, None
     if args.source_ids:
-        with np.load(args.source_ids) as data:
-            ends = np.cumsum(data["lengths"])
-            source_ids = np.split(data["values"], ends[:-1])[: args.sentences]
+        try:
+            with np.load(args.source_ids) as data:
+                ends = np.cumsum(data["lengths"])
+                source_ids = np.split(data["values"], ends[:-1])[: args.sentences]
+        except (OSError, ValueError, KeyError) as error:
+            parser.error(f"--source-ids {args.source_ids}: {error}")  # exits 2
         vocabulary_size = args.vocabulary_size
     else:
+        from keras_transformer.data.lines import CorpusError
         from keras_transformer.data.readers import find_splits
         from keras_transformer.data.tokenizer import SubwordTokenizer
 
-        splits = find_splits(args.data_dir, "en", "de")
+        try:
+            splits = find_splits(args.data_dir, "en", "de")
+        except CorpusError as error:
+            parser.error(str(error))  # exits 2
         train = list(splits["train"].read())
         test = list(splits["test"].read())[: args.sentences]
         tokenizer = SubwordTokenizer.train(

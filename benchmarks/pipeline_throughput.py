@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_transformer import Transformer  # noqa: E402
+from keras_transformer.data.lines import CorpusError  # noqa: E402
 from keras_transformer.data.pipeline import make_translation_dataset  # noqa: E402
 from keras_transformer.data.readers import find_splits  # noqa: E402
 from keras_transformer.data.tokenizer import SubwordTokenizer  # noqa: E402
@@ -50,7 +51,10 @@ def main():
     parser.add_argument("--model-steps", type=int, default=10)
     args = parser.parse_args()
 
-    train = find_splits(args.data_dir, "en", "de")["train"]
+    try:
+        train = find_splits(args.data_dir, "en", "de")["train"]
+    except CorpusError as error:
+        parser.error(str(error))  # exits 2
     start = time.perf_counter()
     tokenizer = SubwordTokenizer.train(
         (text for pair in train.read() for text in pair), args.vocabulary_size

@@ -113,10 +113,19 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-ctranslate2", action="store_true")
     args = parser.parse_args()
-    with open(args.source_file, encoding="utf-8") as file:
-        sources = [line.rstrip("\n") for line in file]
-    with open(args.reference_file, encoding="utf-8") as file:
-        references = [line.rstrip("\n") for line in file]
+    try:
+        Translator.load(args.translator)
+        with open(args.source_file, encoding="utf-8") as file:
+            sources = [line.rstrip("\n") for line in file]
+        with open(args.reference_file, encoding="utf-8") as file:
+            references = [line.rstrip("\n") for line in file]
+    except (OSError, ValueError) as error:  # missing, unreadable, not UTF-8
+        parser.error(str(error))  # exits 2
+    if len(references) != len(sources):
+        parser.error(
+            f"line counts differ: --source-file {len(sources)}, --reference-file "
+            f"{len(references)}; expected one reference per source line"
+        )
 
     rows = {
         "ours, whole batches, float32": _ours(args, sources, drop_finished=False),

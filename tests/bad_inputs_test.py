@@ -12,6 +12,7 @@ backend. More cases live beside their module (readers_test, config_test).
 
 import contextlib
 import gzip
+import importlib.util
 import io
 import json
 import os
@@ -677,3 +678,60 @@ def test_evaluate_with_unequal_files_is_a_corpus_error(saved, tmp_path):
     assert code == 2 and "src.en" in err and "Traceback" not in err
     code, _, err = _cli(["evaluate", str(saved), "--source-file", str(source)])
     assert code == 2 and "go together" in err
+
+
+# === Benchmark scripts ===
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+
+
+def _benchmark(script, argv):
+    """Runs `python benchmarks/SCRIPT ARGV` in this process: (exit code,
+    standard error)."""
+    spec = importlib.util.spec_from_file_location(
+        script[:-3], os.path.join(BENCHMARKS, script)
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.setattr(sys, "argv", [script, *argv])
+        try:
+            module.main()
+            code = 0
+        except SystemExit as exit:
+            code = exit.code
+    return code, err.getvalue()
+
+
+@once
+def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
+    missing = str(tmp_path / "missing")
+    lines = _write(tmp_path / "two.en", "a\nb\n")
+    one = _write(tmp_path / "one.de", "x\n")
+    cases = [
+        ("decoding_throughput.py", ["--data-dir", missing], "corpus directory"),
+        ("decoding_throughput.py", ["--source-ids", missing], missing),
+        ("decoding_throughput.py", ["--source-ids", str(lines)], str(lines)),
+        ("pipeline_throughput.py", ["--data-dir", missing], "corpus directory"),
+        (
+            "translation_throughput.py",
+            [missing, "--source-file", str(lines), "--reference-file", str(lines)],
+            "is not a saved translator",
+        ),
+        (
+            "translation_throughput.py",
+            [str(saved), "--source-file", missing, "--reference-file", str(lines)],
+            missing,
+        ),
+        (
+            "translation_throughput.py",
+            [str(saved), "--source-file", str(lines), "--reference-file", str(one)],
+            "line counts differ: --source-file 2, --reference-file 1",
+        ),
+    ]
+    for script, argv, message in cases:
+        code, err = _benchmark(script, argv)
+        assert code == 2, (script, argv, err)
+        assert message in err, (script, argv, err)
+        assert "Traceback" not in err

@@ -729,6 +729,21 @@ def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
             [str(saved), "--source-file", str(lines), "--reference-file", str(one)],
             "line counts differ: --source-file 2, --reference-file 1",
         ),
+        (
+            "search_steps.py",
+            [missing, "--source-file", str(lines)],
+            "is not a saved translator",
+        ),
+        (
+            "search_steps.py",
+            [str(saved), "--source-file", str(lines), "--batch-size", "0"],
+            "--batch-size must be at least 1",
+        ),
+        (
+            "search_steps.py",
+            [str(saved), "--source-file", str(_write(tmp_path / "empty.en", ""))],
+            "has no lines",
+        ),
     ]
     for script, argv, message in cases:
         code, err = _benchmark(script, argv)

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 
 from keras_transformer import Translator  # noqa: E402
 from keras_transformer.decoding.cache import cache_stages  # noqa: E402
+from keras_transformer.decoding.segments import rows_for  # noqa: E402
 from keras_transformer.decoding.transformer_step import (  # noqa: E402
     resize_self_attention_cache,
 )
@@ -96,9 +97,7 @@ def shrinking_steps(done_at, factor):
         searching = int((done_at > step).sum())
         if factor is None or not searching:
             continue
-        shrunk = rows
-        while shrunk > 1 and searching <= shrunk // factor:
-            shrunk //= factor
+        shrunk = rows_for(searching, rows, factor)
         if shrunk < rows:
             rows, segments = shrunk, segments + 1
     return sentence_steps, segments

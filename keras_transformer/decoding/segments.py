@@ -21,11 +21,11 @@ import numpy as np
 SHRINK_FACTOR = 4
 
 
-def rows_for(count, rows):
+def rows_for(count, rows, factor=SHRINK_FACTOR):
     """The rows a batch of `rows` shrinks to when `count` of its sentences
-    are still searching: `rows` divided by a power of `SHRINK_FACTOR`."""
-    while rows > 1 and count <= rows // SHRINK_FACTOR:
-        rows //= SHRINK_FACTOR
+    are still searching: `rows` divided by a power of `factor`."""
+    while rows > 1 and count <= rows // factor:
+        rows //= factor
     return rows
 
 

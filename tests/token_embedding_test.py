@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 
 from keras_transformer.layers import TokenEmbedding
@@ -26,6 +27,22 @@ def test_lookup_is_scaled_by_sqrt_d_model_and_reverse_is_tied():
     logits = layer(hidden, reverse=True)
     assert dtype_name(logits) == "float32"
     np.testing.assert_allclose(to_numpy(logits), hidden @ table.T, rtol=1e-5, atol=1e-5)
+
+
+def test_reverse_projection_runs_in_the_compute_dtype():
+    # Keras' embeddings are not autocast: without a cast, bfloat16 hidden
+    # states times the float32 matrix is a float32 product, the costliest
+    # matrix product of a mixed-precision training step.
+    layer = TokenEmbedding(vocabulary_size=300, hidden_dim=16, dtype="mixed_bfloat16")
+    hidden = np.random.RandomState(1).randn(2, 3, 16).astype("float32")
+    logits = layer(hidden, reverse=True)
+    assert dtype_name(logits) == "float32"
+    logits = to_numpy(logits)
+    # bfloat16 logits: every value survives a round trip through bfloat16.
+    rounded = keras.ops.cast(keras.ops.cast(logits, "bfloat16"), "float32")
+    np.testing.assert_array_equal(logits, to_numpy(rounded))
+    table = to_numpy(keras.ops.cast(layer.embeddings, "float32"))
+    np.testing.assert_allclose(logits, hidden @ table.T, rtol=2**-6, atol=0.05)
 
 
 def test_untied_reverse_uses_its_own_matrix():

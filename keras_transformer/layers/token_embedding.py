@@ -15,6 +15,7 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
     matrix when `tie_weights=True` (the paper shares one matrix between the
     embedding layers and the pre-softmax projection) or through a separate
     matrix otherwise. Only the forward lookup is scaled. Reverse logits are
+    computed in the compute dtype (bfloat16 under `mixed_bfloat16`) and
     returned in float32 so a mixed-precision softmax cannot overflow.
     `quantize("int8")` stores the matrix as int8 with one scale per token,
     as Keras does for a `ReversibleEmbedding`, and keeps the scaling.
@@ -59,6 +60,12 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
         )
         self.vocabulary_size = vocabulary_size
         self.hidden_dim = hidden_dim
+        # Keras' embeddings are not autocast: under a mixed policy the
+        # reverse projection would multiply compute-dtype hidden states by
+        # the float32 matrix, a float32 product (the largest of a training
+        # step). Cast both to the compute dtype, as torch.autocast and
+        # keras-hub do; the logits then go to float32 (`_scaled`).
+        self.reverse_dtype = self.compute_dtype
 
     def call(self, inputs, reverse=False):
         return self._scaled(super().call(inputs, reverse=reverse), reverse)

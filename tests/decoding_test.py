@@ -310,6 +310,22 @@ def test_top_k_in_chunks_equals_top_k(width):
         np.testing.assert_array_equal(found_indices[exact_rows], expected[exact_rows])
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="only PyTorch compiles a step"
+)
+def test_top_k_in_chunks_compiles_as_one_graph():
+    # A beam step over a real vocabulary ranks its extensions in chunks; the
+    # compiled-step test's vocabulary is too small to take that path.
+    import torch
+
+    values = torch.randn(2, 4100)
+    ranked = torch.compile(lambda v: search.top_k_in_chunks(v, 6), fullgraph=True)
+    found_values, found_indices = ranked(values)  # raises at a graph break
+    expected_values, expected_indices = torch.topk(values, 6)
+    np.testing.assert_array_equal(to_numpy(found_values), to_numpy(expected_values))
+    np.testing.assert_array_equal(to_numpy(found_indices), to_numpy(expected_indices))
+
+
 def test_beam_search_over_a_large_vocabulary_ranks_as_top_k_does():
     """With 4 beams over 1,500 tokens (6,000 extensions a sentence) the step
     ranks through chunks; the outputs equal those of `ops.top_k`."""

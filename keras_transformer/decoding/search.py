@@ -267,7 +267,9 @@ def top_k_in_chunks(values, k, chunk_size=TOP_K_CHUNK):
             values, [[0, 0], [0, padding]], constant_values=NEGATIVE_INFINITY
         )
     chunks = ops.reshape(values, (batch_size, -1, chunk_size))
-    _, best_chunks = ops.top_k(ops.max(chunks, axis=-1), k)
+    # `amax`, not `max`: torch.compile breaks the graph at the isinstance
+    # test of Keras' PyTorch `max` (its result's `values`).
+    _, best_chunks = ops.top_k(ops.amax(chunks, axis=-1), k)
     best_chunks = ops.sort(ops.cast(best_chunks, "int32"), axis=-1)
     candidates = ops.take_along_axis(
         chunks,

@@ -109,3 +109,33 @@ def test_seeded_dropout_replays_its_mask_from_the_seed_state():
     np.testing.assert_allclose(first[kept], 1 / 0.7, rtol=1e-6)
     assert kept.mean(axis=(0, 1)).min() > 0.5 and kept.mean(axis=(0, 1)).max() < 0.9
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), 1.0)
+
+
+@torch_only
+def test_guards_run_once_per_signature():
+    import torch
+
+    from keras_transformer.models.train_step_compiler import (
+        GuardedOnce,
+        call_signature,
+    )
+
+    torch._dynamo.reset()
+    settings = {"scale": 2.0}
+    scaled = GuardedOnce(lambda x: x * settings["scale"])
+    small, large = torch.ones(2), torch.ones(3)
+    assert scaled(small).tolist() == [2.0, 2.0]
+    # As a function Keras traces on JAX or TensorFlow: once its signature
+    # has been checked, a changed Python value is not seen...
+    settings["scale"] = 3.0
+    assert scaled(small).tolist() == [2.0, 2.0]
+    # ...until a new signature compiles it again, with its guards.
+    assert scaled(large).tolist() == [3.0, 3.0, 3.0]
+    # Shapes, strides and dtypes tell signatures apart; values do not.
+    assert call_signature((small,)) == call_signature((torch.zeros(2),))
+    assert call_signature((small,)) != call_signature((small.double(),))
+    square = torch.ones(2, 2)
+    assert call_signature((square,)) != call_signature((square.t(),))
+    assert call_signature((small, 1)) != call_signature((small, 2))
+    assert call_signature({"a": small}) != call_signature({"b": small})
+    assert call_signature([small]) != call_signature((small,))

@@ -14,17 +14,24 @@ package's ruff.toml and tests/layering_test.py allow it here alone).
 
 import keras
 
+from keras_transformer.models.train_step_compiler import GuardedOnce
+
 
 def search_step_compiler(jit_compile):
     """The `compile_step` a search gets from `Generator(jit_compile=...)`.
 
     Returns `None` (the step runs as written) except on PyTorch with
-    `jit_compile=True`, where it returns a function that wraps a step in
-    `torch.compile(step, dynamic=False)`: each shape (batch, source length,
-    cache stage) compiles once, on first use. Torch keeps
+    `jit_compile=True`, where it returns a function that compiles a step
+    with `torch.compile(step, dynamic=False)`: each shape (batch, source
+    length, cache stage) compiles once, on first use. Torch keeps
     `torch._dynamo.config.recompile_limit` (8) compiled versions of a step
     function and runs further shapes eagerly, with a warning; raise it when
     translating many shapes.
+
+    Within a search, dynamo's guards run in full on the first step of each
+    state shape only (`GuardedOnce`): through Keras' layers they are
+    thousands of checks, which take longer than a small model's step
+    computes.
 
     The very first step runs eagerly. A Keras layer records its name-scope
     path on its first call; dynamo guards on that attribute, so a step that
@@ -33,12 +40,11 @@ def search_step_compiler(jit_compile):
     """
     if jit_compile is not True or keras.backend.backend() != "torch":
         return None
-    import torch
 
     layers_called = False
 
     def compile_step(step):
-        compiled = torch.compile(step, dynamic=False)
+        compiled = GuardedOnce(step)
 
         def run_step(state):
             nonlocal layers_called

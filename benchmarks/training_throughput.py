@@ -76,9 +76,10 @@ SYSTEMS = {
 
 NOTES = """
 - target tok/s: non-padding label tokens per step / median step time; a step
-  is `train_on_batch` (the step `fit` runs), or forward, backward and Adam for
-  torch. ms/step: median [interquartile range] over rounds of {steps} steps
-  that the systems take in turn. ours / system > 1: ours is faster; (min):
+  is `train_on_batch` (on the torch backend `model.train_function`, the call
+  `fit` makes per step), or forward, backward and Adam for torch. ms/step:
+  median [interquartile range] over rounds of {steps} steps that the systems
+  take in turn. ours / system > 1: ours is faster; (min):
   the same ratio from the fastest steps, less sensitive to other processes.
 - Memory: {memory}, each system in its own process.
 - All systems: same dimensions, batches, Adam(1e-4), tied embeddings, and
@@ -308,11 +309,23 @@ def make_train_step(system, dropout, cfg, backend):
         jit_compile=jit_compile,
     )
 
+    calls = 0
+
     def step(batch):
+        nonlocal calls
         source, decoder_in, labels = batch
         inputs = {"encoder_token_ids": source, "decoder_token_ids": decoder_in}
         weights = (labels != 0).astype("float32")  # padding: weight 0
-        return model.train_on_batch(inputs, labels, sample_weight=weights)
+        calls += 1
+        if backend != "torch" or calls == 1:
+            return model.train_on_batch(inputs, labels, sample_weight=weights)
+        # On torch, after the first call (which builds the model, optimizer
+        # and metrics), the step `fit` runs: train_on_batch also rebuilds a
+        # torch ParameterDict of every variable at each call (its build check).
+        data = keras.tree.map_structure(
+            keras.ops.convert_to_tensor, (inputs, labels, weights)
+        )
+        return float(model.train_function([data])["loss"])
 
     return step, model.count_params()
 
@@ -359,7 +372,55 @@ def train_worker(system, dropout, cfg):
         start = cfg["warmup"] + index * cfg["steps"]
         report("TIMES", seconds=time_calls(run, cfg["steps"], start))
     memory = rss_mib(peak=True) - rss_start
-    report("RESULT", rss_delta_mib=memory, gpu_peak_mib=gpu_peak_mib(backend))
+    profile = None
+    if cfg.get("profile") and backend == "torch":
+        profile = profile_steps(run, cfg["steps"])
+    report(
+        "RESULT",
+        rss_delta_mib=memory,
+        gpu_peak_mib=gpu_peak_mib(backend),
+        profile=profile,
+    )
+
+
+PROFILE_ROWS = 12
+
+
+def profile_steps(run, count):
+    """Where `count` more steps spend their time (torch backend), per step:
+    wall time, the GPU's kernel time (on a GPU), the kernels (or, on a CPU,
+    the operators) that take most, and the largest entries of dynamo's
+    compile times (the warm-up)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as profiler:
+        wall = sum(time_calls(run, count, start=10_000))
+    events = profiler.key_averages()
+    if cuda:  # the kernels (operators also carry their kernels' time)
+        kernel = torch.autograd.DeviceType.CUDA
+        events = [e for e in events if e.device_type == kernel]
+
+    def own_time(event):  # microseconds
+        if cuda:
+            return event.self_device_time_total
+        return event.self_cpu_time_total
+
+    busy = sum(own_time(e) for e in events) if cuda else None
+    top = sorted(events, key=own_time, reverse=True)[:PROFILE_ROWS]
+    headers, values = torch._dynamo.utils.compile_times(repr="csv", aggregate=True)
+    compile_s = sorted(
+        ((name, float(value)) for name, value in zip(headers, values, strict=True)),
+        key=lambda item: -item[1],
+    )[:6]
+    return {
+        "wall_ms": 1000 * wall / count,
+        "busy_ms": busy / 1000 / count if cuda else None,
+        "top": [[e.key[:70], own_time(e) / 1000 / count, e.count / count] for e in top],
+        "compile_s": compile_s,
+    }
 
 
 def attention_grad_fn(layer, x, backend):
@@ -567,6 +628,38 @@ def print_training(results, cfg, size):
         )
     if not any(system == "torch" for _, system in results):
         print("- torch.nn.Transformer is measured on the torch backend only.")
+    print_profiles(results, cfg)
+
+
+def print_profiles(results, cfg):
+    """The --profile sections: where each system's steps spend their time."""
+    for (dropout, system), r in results.items():
+        profile = r.get("profile")
+        if not profile:
+            continue
+        busy = profile["busy_ms"]
+        kind = "GPU kernels" if busy is not None else "CPU operators (self time)"
+        print(
+            f"\n### Profile: {SYSTEMS[system]}, dropout {dropout}\n\n"
+            f"torch.profiler over {cfg['steps']} more steps: "
+            f"{profile['wall_ms']:.1f} ms a step"
+            + (
+                f", of which the GPU's kernels run {busy:.1f} ms "
+                f"({busy / profile['wall_ms']:.0%})"
+                if busy is not None
+                else ""
+            )
+            + f".\n\n| {kind} | ms a step | calls a step |\n|---|--:|--:|"
+        )
+        for name, milliseconds, calls in profile["top"]:
+            name = name.replace("|", "/")
+            print(f"| `{name}` | {milliseconds:.2f} | {calls:g} |")
+        if profile["compile_s"]:
+            print(
+                "\nLargest compile times of the warm-up (s, "
+                "`torch._dynamo.utils.compile_times`): "
+                + ", ".join(f"{n} {v:.1f}" for n, v in profile["compile_s"])
+            )
 
 
 def print_attention(attention, backend):
@@ -635,6 +728,11 @@ def main():
     parser.add_argument(
         "--no-attention", action="store_true", help="skip the attention measurement"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="torch: profile a few more steps of each system (kernels, compile times)",
+    )
     parser.add_argument("--worker-config", help=argparse.SUPPRESS)
     parser.add_argument("--system", choices=list(SYSTEMS), help=argparse.SUPPRESS)
     parser.add_argument("--dropout", type=float, help=argparse.SUPPRESS)
@@ -695,6 +793,7 @@ def make_config(args):
     if args.rounds:
         cfg["rounds"] = args.rounds
     cfg["torch_jit"] = args.torch_jit or bool(args.preset)
+    cfg["profile"] = args.profile
     if cfg["torch_jit"]:  # ours: an eager first step, then the compiling one
         cfg["warmup"] = max(cfg["warmup"], 2)
     cfg["peak_tflops"] = args.peak_tflops or gpu_peak_tflops(cfg["precision"])

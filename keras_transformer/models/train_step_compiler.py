@@ -137,13 +137,12 @@ class GuardedOnce:
         self._compiled = torch.compile(function, dynamic=False, **options)
         self._signature = signature or (lambda *args: call_signature(args))
         self._checked = set()
+        self._set_stance = torch.compiler.set_stance
 
     def __call__(self, *args):
-        import torch
-
         signature = self._signature(*args)
         if signature in self._checked:
-            with torch.compiler.set_stance(skip_guard_eval_unsafe=True):
+            with self._set_stance(skip_guard_eval_unsafe=True):
                 return self._compiled(*args)
         outputs = self._compiled(*args)
         self._checked.add(signature)
@@ -157,18 +156,21 @@ def call_signature(structure):
     each Python number, string or `None` as itself, and the identity of any
     other leaf. Plain recursion: a search step's state is signed each step,
     and `keras.tree.flatten_with_path` took 0.5 ms for it on a 2-core CPU."""
-    import torch
+    from torch import Tensor
 
-    if isinstance(structure, torch.Tensor):
-        return (structure.shape, structure.stride(), structure.dtype, structure.device)
-    if isinstance(structure, (list, tuple)):
-        return (type(structure), tuple(map(call_signature, structure)))
-    if isinstance(structure, dict):
-        items = tuple((key, call_signature(value)) for key, value in structure.items())
-        return (type(structure), items)
-    if structure is None or isinstance(structure, (bool, int, float, str)):
-        return (type(structure), structure)
-    return (type(structure), id(structure))
+    def sign(node):
+        if isinstance(node, Tensor):
+            return (node.shape, node.stride(), node.dtype, node.device)
+        if isinstance(node, (list, tuple)):
+            return (type(node), tuple(map(sign, node)))
+        if isinstance(node, dict):
+            items = tuple((key, sign(value)) for key, value in node.items())
+            return (type(node), items)
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return (type(node), node)
+        return (type(node), id(node))
+
+    return sign(structure)
 
 
 # Compiled versions of the forward pass kept (one per batch shape); torch's

@@ -43,10 +43,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
+from rounds import median_ratio, timed_rounds  # noqa: E402
 
 from keras_transformer import Transformer  # noqa: E402
 from keras_transformer.decoding import (  # noqa: E402
@@ -237,13 +239,19 @@ def _ctranslate2_models(model, directory):
     return translators, pieces
 
 
-def _engine_rows(model, batches, lengths, args):
-    """Ours (float32, int8) and CTranslate2 (float32, int8) over `batches`."""
-    count = sum(len(b) for b in batches)
+def _engine_rows(model, source_ids, lengths, args):
+    """Ours (float32, int8) and CTranslate2 (float32, int8) over the same
+    sentences, sorted by length into batches of `--batch-size`: as
+    CTranslate2's `translate_batch` forms its batches when `max_batch_size`
+    splits them, and as our `Translator` does."""
+    count = len(source_ids)
+    batches = list(_batches(sorted(source_ids, key=len), args.batch_size))
     quantized = _quantized_copy(model)
     print(
-        f"\nEngines: {count} sentences, batch {args.batch_size}, beam 4, length "
-        "penalty 0.6, sentences/s"
+        f"\nEngines: {count} sentences sorted by length, batch {args.batch_size}, "
+        "beam 4, length penalty 0.6; sentences/s (median of "
+        f"{args.repeats} rounds that run each system once) and, for the ratios, "
+        "the median over rounds of the ratio within each"
     )
     print(
         "\n| output tokens | ours float32 | ours int8 | CTranslate2 float32 "
@@ -254,33 +262,35 @@ def _engine_rows(model, batches, lengths, args):
         translators, pieces = _ctranslate2_models(model, directory)
         tokens = [[pieces[i] for i in row if i != PAD_ID] for b in batches for row in b]
         for length in lengths:
-            rates = {}
+            systems = {}
             for name, weights in (("float32", model), ("int8", quantized)):
                 generator = _forced_length_generator(weights, length, "auto", 16)
-                seconds = _median_time(
-                    lambda g=generator: [g.predict_on_batch(b) for b in batches],
-                    args.repeats,
-                )
-                rates[f"ours {name}"] = count / seconds
-            for name, translator in translators.items():
-                seconds = _median_time(
-                    lambda t=translator, length=length: t.translate_batch(
+                systems[f"ours {name}"] = lambda g=generator: [
+                    g.predict_on_batch(b) for b in batches
+                ]
+                systems[f"CTranslate2 {name}"] = (
+                    lambda t=translators[name], length=length: t.translate_batch(
                         tokens,
                         max_batch_size=args.batch_size,
                         beam_size=4,
                         length_penalty=0.6,
                         min_decoding_length=length,
                         max_decoding_length=length,
-                    ),
-                    args.repeats,
+                    )
                 )
-                rates[f"CTranslate2 {name}"] = count / seconds
+            _, times, _ = timed_rounds(systems, args.repeats)
+            rates = {name: count / statistics.median(t) for name, t in times.items()}
+            speedup = {
+                weights: median_ratio(
+                    times[f"CTranslate2 {weights}"], times[f"ours {weights}"]
+                )
+                for weights in ("float32", "int8")
+            }
             print(
                 f"| {length} | {rates['ours float32']:.1f} | {rates['ours int8']:.1f} "
                 f"| {rates['CTranslate2 float32']:.1f} "
                 f"| {rates['CTranslate2 int8']:.1f} "
-                f"| {rates['ours float32'] / rates['CTranslate2 float32']:.2f}x "
-                f"| {rates['ours int8'] / rates['CTranslate2 int8']:.2f}x |",
+                f"| {speedup['float32']:.2f}x | {speedup['int8']:.2f}x |",
                 flush=True,
             )
 
@@ -315,6 +325,8 @@ def main():
         help="only the engines table (ours and CTranslate2, float32 and int8)",
     )
     args = parser.parse_args()
+    if args.repeats < 1 or args.batch_size < 1:
+        parser.error("--repeats and --batch-size must be at least 1")  # exits 2
     backend = keras.backend.backend()
     lengths = [int(x) for x in args.lengths.split(",")]
 
@@ -365,7 +377,7 @@ def main():
                 "\nCTranslate2 is not installed (the [benchmarks] extra): no engines."
             )
         else:
-            _engine_rows(model, batches, lengths, args)
+            _engine_rows(model, source_ids, lengths, args)
     if args.engines_only:
         return
     rows, notes = [], []

@@ -744,6 +744,7 @@ def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
             [str(saved), "--source-file", str(_write(tmp_path / "empty.en", ""))],
             "has no lines",
         ),
+        ("decoding_throughput.py", ["--repeats", "0"], "--repeats and --batch-size"),
     ]
     for script, argv, message in cases:
         code, err = _benchmark(script, argv)

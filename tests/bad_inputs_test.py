@@ -745,6 +745,7 @@ def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
             "has no lines",
         ),
         ("decoding_throughput.py", ["--repeats", "0"], "--repeats and --batch-size"),
+        ("int8_matmul.py", ["--calls", "0"], "--calls and --repeats must be"),
     ]
     for script, argv, message in cases:
         code, err = _benchmark(script, argv)

@@ -22,8 +22,10 @@ CTranslate2's normalization (`length_normalization="power"`,
 Each row reports sentences/s (the whole test set, `--batch-size` sentences
 a batch; tokenization included for ours, excluded for CTranslate2, which
 reads pieces), the first pass's seconds (ours: compiling every shape), BLEU,
-and how many translations equal ours in float32. Times are the median of
-`--repeats` passes after the first.
+and how many translations equal ours in float32. After every system's
+first pass come `--repeats` rounds that run each system once (`rounds.py`):
+a row's time is the median of its rounds, and a ratio of ours to
+CTranslate2 is the median of the ratios within each round.
 """
 
 import argparse
@@ -31,32 +33,20 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
 
 import keras  # noqa: E402
 import sacrebleu  # noqa: E402
+from rounds import median_ratio, timed_rounds  # noqa: E402
 
 from keras_transformer import Translator  # noqa: E402
 
 
-def _passes(run, repeats):
-    """(seconds of the first pass, median seconds of the next `repeats`,
-    outputs of the last)."""
-    start = time.perf_counter()
-    outputs = run()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        outputs = run()
-        times.append(time.perf_counter() - start)
-    return first, statistics.median(times), outputs
-
-
 def _ours(args, sources, quantize=None, drop_finished=True):
+    """A pass of ours over `sources`: a function of no arguments."""
     translator = Translator.load(
         args.translator,
         quantize=quantize,
@@ -65,10 +55,12 @@ def _ours(args, sources, quantize=None, drop_finished=True):
         early_stopping=True,
         batch_size=args.batch_size,
     )
-    return _passes(lambda: translator.translate(sources), args.repeats)
+    return lambda: translator.translate(sources)
 
 
 def _ctranslate2(args, sources, directory, compute_type):
+    """A pass of CTranslate2 over `sources`, on the translator exported
+    to `directory`: a function of no arguments."""
     import ctranslate2
 
     from keras_transformer import export_ctranslate2
@@ -101,7 +93,7 @@ def _ctranslate2(args, sources, directory, compute_type):
             for result in results
         ]
 
-    return _passes(run, args.repeats)
+    return run
 
 
 def main():
@@ -113,6 +105,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-ctranslate2", action="store_true")
     args = parser.parse_args()
+    if args.repeats < 1 or args.batch_size < 1:
+        parser.error("--repeats and --batch-size must be at least 1")  # exits 2
     try:
         Translator.load(args.translator)
         with open(args.source_file, encoding="utf-8") as file:
@@ -127,38 +121,43 @@ def main():
             f"{len(references)}; expected one reference per source line"
         )
 
-    rows = {
-        "ours, whole batches, float32": _ours(args, sources, drop_finished=False),
-        "ours, float32": _ours(args, sources),
-        "ours, int8": _ours(args, sources, quantize="int8"),
-    }
-    if not args.skip_ctranslate2:
-        with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory:
+        systems = {
+            "ours, whole batches, float32": _ours(args, sources, drop_finished=False),
+            "ours, float32": _ours(args, sources),
+            "ours, int8": _ours(args, sources, quantize="int8"),
+        }
+        if not args.skip_ctranslate2:
             for compute_type in ("float32", "int8"):
-                rows[f"CTranslate2 {compute_type}"] = _ctranslate2(
+                systems[f"CTranslate2 {compute_type}"] = _ctranslate2(
                     args, sources, directory, compute_type
                 )
+        first, times, outputs = timed_rounds(systems, args.repeats)
 
     print(
         f"backend {keras.backend.backend()}, {len(sources)} sentences, "
         f"batch {args.batch_size}, {os.cpu_count()} CPU cores"
     )
-    reference_outputs = rows["ours, float32"][2]
+    reference_outputs = outputs["ours, float32"]
     print("| system | sentences/s | first pass (s) | BLEU | same as ours float32 |")
     print("|---|--:|--:|--:|--:|")
-    rates = {}
-    for name, (first, seconds, outputs) in rows.items():
-        rates[name] = len(sources) / seconds
-        bleu = sacrebleu.corpus_bleu(outputs, [references]).score
-        same = sum(a == b for a, b in zip(outputs, reference_outputs, strict=True))
-        print(f"| {name} | {rates[name]:.1f} | {first:.1f} | {bleu:.2f} | {same} |")
-    whole = rates["ours, whole batches, float32"]
-    print(f"dropping finished sentences: {rates['ours, float32'] / whole:.2f}x")
+    for name in systems:
+        rate = len(sources) / statistics.median(times[name])
+        bleu = sacrebleu.corpus_bleu(outputs[name], [references]).score
+        same = sum(
+            a == b for a, b in zip(outputs[name], reference_outputs, strict=True)
+        )
+        print(f"| {name} | {rate:.1f} | {first[name]:.1f} | {bleu:.2f} | {same} |")
+    dropping = median_ratio(
+        times["ours, whole batches, float32"], times["ours, float32"]
+    )
+    print(f"dropping finished sentences: {dropping:.2f}x")
     for precision in ("float32", "int8"):
-        engine = rates.get(f"CTranslate2 {precision}")
-        if engine:
-            ours = rates[f"ours, {precision}"]
-            print(f"ours / CTranslate2, {precision}: {ours / engine:.2f}x")
+        if f"CTranslate2 {precision}" in times:
+            ratio = median_ratio(
+                times[f"CTranslate2 {precision}"], times[f"ours, {precision}"]
+            )
+            print(f"ours / CTranslate2, {precision}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

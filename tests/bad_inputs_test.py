@@ -746,6 +746,12 @@ def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
         ),
         ("decoding_throughput.py", ["--repeats", "0"], "--repeats and --batch-size"),
         ("int8_matmul.py", ["--calls", "0"], "--calls and --repeats must be"),
+        (
+            "translation_throughput.py",
+            [str(saved), "--source-file", str(lines), "--reference-file", str(lines)]
+            + ["--repeats", "0"],
+            "--repeats and --batch-size must be at least 1",
+        ),
     ]
     for script, argv, message in cases:
         code, err = _benchmark(script, argv)

@@ -25,7 +25,11 @@ systems do the same work), and prints sentences/s and output tokens/s of:
   quantized to int8 (`Transformer.quantize`), and CTranslate2 in float32
   and int8 on the same weights (`export_ctranslate2`; the `[ctranslate2]`
   extra; `--skip-ctranslate2` leaves it out), each forced to the same
-  number of steps (CTranslate2 by min/max_decoding_length).
+  number of steps (CTranslate2 by min/max_decoding_length), over the
+  sentences sorted by length, in rounds that run each engine once
+  (`rounds.py`): ratios are medians of the ratios within each round. Each
+  CTranslate2 translator runs in a process of its own
+  (`ctranslate2_process.py` says why).
 
 Ratios are computed within one run. Times are medians of `--repeats` runs
 after one warm-up (which compiles). The uncached search and Marian are
@@ -35,6 +39,7 @@ by sentences/s.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -215,10 +220,11 @@ def _quantized_copy(model):
     return copy
 
 
-def _ctranslate2_models(model, directory):
+def _ctranslate2_models(model, directory, stack):
     """The model as CTranslate2 models in float32 and int8 (weights and
-    compute), with the piece of each id."""
-    import ctranslate2
+    compute), each in a process of its own (`ctranslate2_process`) that
+    `stack` (a `contextlib.ExitStack`) ends, with the piece of each id."""
+    from ctranslate2_process import TranslatorProcess
 
     from keras_transformer.ctranslate2_export import transformer_spec
 
@@ -233,8 +239,8 @@ def _ctranslate2_models(model, directory):
         path = os.path.join(directory, weights)
         os.makedirs(path)
         spec.save(path)
-        translators[weights] = ctranslate2.Translator(
-            path, device="cpu", compute_type=weights, intra_threads=threads
+        translators[weights] = stack.enter_context(
+            TranslatorProcess(path, weights, threads)
         )
     return translators, pieces
 
@@ -258,8 +264,8 @@ def _engine_rows(model, source_ids, lengths, args):
         "| CTranslate2 int8 | ours / CT2, float32 | ours / CT2, int8 |"
     )
     print("|--:|--:|--:|--:|--:|--:|--:|", flush=True)
-    with tempfile.TemporaryDirectory() as directory:
-        translators, pieces = _ctranslate2_models(model, directory)
+    with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
+        translators, pieces = _ctranslate2_models(model, directory, stack)
         tokens = [[pieces[i] for i in row if i != PAD_ID] for b in batches for row in b]
         for length in lengths:
             systems = {}

@@ -17,7 +17,8 @@ CTranslate2's normalization (`length_normalization="power"`,
 - ours, dropping finished sentences (`drop_finished=True`), float32 and
   int8;
 - CTranslate2, float32 and int8, on the translator exported by
-  `export_ctranslate2` (`--skip-ctranslate2` leaves them out).
+  `export_ctranslate2`, each in a process of its own
+  (`ctranslate2_process.py`; `--skip-ctranslate2` leaves them out).
 
 Each row reports sentences/s (the whole test set, `--batch-size` sentences
 a batch; tokenization included for ours, excluded for CTranslate2, which
@@ -29,6 +30,7 @@ CTranslate2 is the median of the ratios within each round.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -58,10 +60,11 @@ def _ours(args, sources, quantize=None, drop_finished=True):
     return lambda: translator.translate(sources)
 
 
-def _ctranslate2(args, sources, directory, compute_type):
+def _ctranslate2(args, sources, directory, compute_type, stack):
     """A pass of CTranslate2 over `sources`, on the translator exported
-    to `directory`: a function of no arguments."""
-    import ctranslate2
+    to `directory`, in a process of its own (`ctranslate2_process`) that
+    `stack` (a `contextlib.ExitStack`) ends: a function of no arguments."""
+    from ctranslate2_process import TranslatorProcess
 
     from keras_transformer import export_ctranslate2
 
@@ -78,19 +81,17 @@ def _ctranslate2(args, sources, directory, compute_type):
     path = os.path.join(directory, compute_type)
     quantization = None if compute_type == "float32" else compute_type
     options = export_ctranslate2(translator, path, quantization=quantization)
-    engine = ctranslate2.Translator(
-        path, device="cpu", compute_type=compute_type, intra_threads=os.cpu_count()
-    )
+    engine = stack.enter_context(TranslatorProcess(path, compute_type, os.cpu_count()))
 
     def run():
-        results = engine.translate_batch(
+        hypotheses = engine.translate_batch(
             pieces, max_batch_size=args.batch_size, **options["translate_batch"]
         )
         return [
             translator.output_tokenizer.detokenize(
-                [target_ids[piece] for piece in result.hypotheses[0]]
+                [target_ids[piece] for piece in hypothesis]
             )
-            for result in results
+            for hypothesis in hypotheses
         ]
 
     return run
@@ -121,7 +122,7 @@ def main():
             f"{len(references)}; expected one reference per source line"
         )
 
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
         systems = {
             "ours, whole batches, float32": _ours(args, sources, drop_finished=False),
             "ours, float32": _ours(args, sources),
@@ -130,7 +131,7 @@ def main():
         if not args.skip_ctranslate2:
             for compute_type in ("float32", "int8"):
                 systems[f"CTranslate2 {compute_type}"] = _ctranslate2(
-                    args, sources, directory, compute_type
+                    args, sources, directory, compute_type, stack
                 )
         first, times, outputs = timed_rounds(systems, args.repeats)
 

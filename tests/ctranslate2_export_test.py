@@ -15,7 +15,7 @@ from keras_transformer.decoding import Generator
 from keras_transformer.special_tokens import END_ID, START_ID
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
-from tests.tiny import decoding_fixture, fixture_model, tiny_transformer
+from tests.tiny import fixture_model_as_ctranslate2, tiny_transformer
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 from keras_transformer import ctranslate2_export as exporter  # noqa: E402
@@ -63,15 +63,8 @@ def _assert_same_searches(ours, theirs, pieces):
 def fixture_export(tmp_path_factory):
     """The decoding fixture's model (post-LN, sinusoidal positions, one
     tied vocabulary) as a CTranslate2 model."""
-    fixture = decoding_fixture()
-    model = fixture_model(fixture)
-    pieces = ["<pad>", "<unk>", "<s>", "</s>"]
-    pieces += [f"d{i}" for i in range(model.vocabulary_size - len(pieces))]
-    spec = exporter.transformer_spec(model, pieces, pieces, positions=64)
-    spec.validate()
-    spec.optimize()
     directory = tmp_path_factory.mktemp("fixture_ctranslate2")
-    spec.save(str(directory))
+    fixture, model, pieces = fixture_model_as_ctranslate2(directory)
     return fixture, model, pieces, ctranslate2.Translator(str(directory))
 
 

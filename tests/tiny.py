@@ -38,3 +38,24 @@ def fixture_model(fixture):
     for variable in model.weights:
         variable.assign(fixture[f"weight/{variable.path}"])
     return model
+
+
+def fixture_model_as_ctranslate2(directory):
+    """The decoding fixture's model (post-LN, sinusoidal positions, one tied
+    vocabulary) saved as a CTranslate2 model in `directory`, with pieces
+    `<pad> <unk> <s> </s> d0 d1 ...` (needs `ctranslate2`).
+
+    Returns:
+        `(fixture, model, pieces)`.
+    """
+    from keras_transformer.ctranslate2_export import transformer_spec
+
+    fixture = decoding_fixture()
+    model = fixture_model(fixture)
+    pieces = ["<pad>", "<unk>", "<s>", "</s>"]
+    pieces += [f"d{i}" for i in range(model.vocabulary_size - len(pieces))]
+    spec = transformer_spec(model, pieces, pieces, positions=64)
+    spec.validate()
+    spec.optimize()
+    spec.save(str(directory))
+    return fixture, model, pieces

@@ -54,6 +54,7 @@ BENCHMARK_SHRINK = {
     "--lengths 4 --repeats 1 --vocabulary-size 60 --skip-marian",
     "pipeline_throughput.py": "--vocabulary-size 60 --token-budget 256 "
     "--max-length 32 --model-steps 1",
+    "int8_matmul.py": "--calls 2 --repeats 1",
 }
 BENCHMARK = re.compile(r"(benchmarks/(?P<script>\w+\.py)(?:[ \t]+[^|&;<>#\n]*)?)")
 

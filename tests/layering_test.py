@@ -39,7 +39,8 @@ RANKS = {
     "keras_transformer.cli": 7,
 }
 # Packages whose code runs on every backend through keras and keras.ops, and
-# the one module in them that compiles a search step with torch.
+# the two modules in them that compile with torch (a search step; the train
+# step, whose `GuardedOnce` the search step's compiler shares).
 KERAS_ONLY = ("layers", "models", "decoding", "training", "diagnostics", "fit_hooks")
 BACKEND_MODULES = {"tensorflow", "jax", "jaxlib", "torch"}
 BACKEND_EXCEPTIONS = {

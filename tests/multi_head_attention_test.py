@@ -279,6 +279,40 @@ def test_precomputed_cross_attention_cache_equals_full_pass():
     np.testing.assert_array_equal(to_numpy(returned_cache[1]), to_numpy(values))
 
 
+@pytest.mark.parametrize("group", [1, 3])
+def test_cache_row_serves_its_group_of_query_rows(group):
+    """A precomputed cache of one row per sentence, read by `group`
+    consecutive query rows each (the beams of a sentence), gives what the
+    cache repeated per query row gives, with value widths unlike the keys'."""
+    rng = np.random.RandomState(3)
+    query = rng.randn(BATCH * group, 1, DIM).astype("float32")
+    value = rng.randn(BATCH, SOURCE_LEN, DIM).astype("float32")
+    value_mask = np.ones((BATCH, SOURCE_LEN), bool)
+    value_mask[1, 3:] = False
+    layer = MultiHeadAttention(num_heads=HEADS, key_dim=3, value_dim=5)
+    layer.build((BATCH, 1, DIM), (BATCH, SOURCE_LEN, DIM))
+    keys, values = layer.compute_key_value_cache(value)
+    shared, returned_cache = layer(
+        query, None, value_mask=value_mask, cache=(keys, values)
+    )
+    assert tuple(shared.shape) == (BATCH * group, 1, DIM)
+    repeated = layer(
+        query,
+        np.repeat(value, group, axis=0),
+        value_mask=np.repeat(value_mask, group, axis=0),
+    )
+    np.testing.assert_allclose(to_numpy(shared), to_numpy(repeated), atol=1e-5)
+    np.testing.assert_array_equal(to_numpy(returned_cache[0]), to_numpy(keys))
+
+
+def test_cache_rows_that_do_not_divide_the_query_rows_are_refused():
+    query, value = _inputs()
+    layer = _layer()
+    keys, values = layer.compute_key_value_cache(value[:1].repeat(3, axis=0))
+    with pytest.raises(ValueError, match="cache of 3 rows cannot serve 2 query"):
+        layer(query, None, cache=(keys, values))
+
+
 @pytest.mark.parametrize("key_dim", [2, 6])  # d_k below and above d_v = 4
 def test_caches_hold_keys_and_values_of_different_sizes(key_dim):
     """Table 3 row (B) varies d_k at fixed d_v: keys and values are cached

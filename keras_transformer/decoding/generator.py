@@ -212,9 +212,7 @@ class Generator(keras.Model):
             settings.max_length_ratio,
             settings.max_length_offset,
         )
-        context = transformer_search_context(
-            self.model, encoder_token_ids, settings.num_beams
-        )
+        context = transformer_search_context(self.model, encoder_token_ids)
         cache = self.model.initial_self_attention_cache(
             batch_size * settings.num_beams, self._cache_stages(max_length)[0]
         )

@@ -37,10 +37,9 @@ def take_sentences(state, context, rows, num_beams):
         state: a search's loop state (`search.GreedyState` or `BeamState`) of
             numpy arrays: every field but `index` has the batch first, and
             the `cache` has `batch * num_beams` rows, sentence-major.
-        context: a nest of tensors (or numpy arrays) of `batch * num_beams`
-            rows, the same way.
+        context: a nest of tensors (or numpy arrays) of `batch` rows.
         rows: int array of sentence positions in the batch.
-        num_beams: rows per sentence in the cache and context.
+        num_beams: rows per sentence in the cache.
 
     Returns:
         `(state, context)` of `len(rows)` sentences.
@@ -53,7 +52,7 @@ def take_sentences(state, context, rows, num_beams):
         elif name != "index":
             fields[name] = value[rows]
     context = keras.tree.map_structure(
-        lambda x: keras.ops.take(x, beam_rows, axis=0), context
+        lambda x: keras.ops.take(x, rows, axis=0), context
     )
     return type(state)(**fields), context
 
@@ -66,14 +65,14 @@ def search_in_segments(
     Args:
         state: the start of the search: a loop state of numpy arrays whose
             cache holds `stages[0]` positions.
-        context: what the step reads and never changes (`take_sentences`),
-            numpy arrays or tensors.
+        context: what the step reads and never changes, one row per
+            sentence (`take_sentences`), numpy arrays or tensors.
         advance: `advance(state, context, end) -> state`, numpy in and out:
             the search's loop while positions before `end` are left and the
             sentences still searching do not fit in `rows_for` fewer rows.
         stages: the cache stages (`cache.cache_stages`): the cache grows to
             each before the search reaches its positions.
-        num_beams: rows per sentence in the cache and context.
+        num_beams: rows per sentence in the cache.
         resize_cache: `resize_cache(cache, length)` pads the cache.
         outputs: `outputs(state) -> (token_ids, scores)`, batch first.
 

@@ -28,27 +28,25 @@ def resize_self_attention_cache(cache, length):
     return keras.tree.map_structure(resize, cache)
 
 
-def transformer_search_context(model, encoder_token_ids, num_beams=1):
+def transformer_search_context(model, encoder_token_ids):
     """What every step of a search reads and none changes: the encoder's
     output as every decoder block's cross-attention keys and values, and the
-    sources' padding mask, each repeated per beam (sentence-major rows).
+    sources' padding mask, one row per sentence.
 
-    The encoder runs here, once per search.
+    The encoder runs here, once per search. The beams of a sentence (its
+    consecutive rows of the self-attention cache) share its row: the
+    cross-attention reads a sentence's keys and values once for all of its
+    beams (`MultiHeadAttention`, Incremental decoding), where a copy per
+    beam would read them `num_beams` times at every step.
 
     Returns:
         A dict: `cross_attention_cache` (`model.compute_cross_attention_cache`)
-        and `encoder_padding_mask` `(batch * num_beams, source_len)`.
+        and `encoder_padding_mask` `(batch, source_len)`.
     """
     encoder_padding_mask = ops.not_equal(encoder_token_ids, model.padding_id)
     encoder_output = model.encode(encoder_token_ids, encoder_padding_mask)
-    cross_attention_cache = model.compute_cross_attention_cache(encoder_output)
-    if num_beams > 1:
-        cross_attention_cache, encoder_padding_mask = keras.tree.map_structure(
-            lambda x: ops.repeat(x, num_beams, axis=0),
-            (cross_attention_cache, encoder_padding_mask),
-        )
     return {
-        "cross_attention_cache": cross_attention_cache,
+        "cross_attention_cache": model.compute_cross_attention_cache(encoder_output),
         "encoder_padding_mask": encoder_padding_mask,
     }
 
@@ -75,8 +73,8 @@ def transformer_next_token_logits(model, encoder_token_ids, max_length, num_beam
     """The step callback and initial cache for decoding with a `Transformer`.
 
     The encoder runs here, once; so does the computation of every decoder
-    block's cross-attention keys and values. With `num_beams > 1` both are
-    repeated per beam (sentence-major).
+    block's cross-attention keys and values, one row per sentence, which the
+    `num_beams` rows of its beams (sentence-major) share.
 
     Args:
         model: a `keras_transformer.models.Transformer`.
@@ -88,7 +86,7 @@ def transformer_next_token_logits(model, encoder_token_ids, max_length, num_beam
     Returns:
         `(next_token_logits, cache)` for `greedy_search` / `beam_search`.
     """
-    context = transformer_search_context(model, encoder_token_ids, num_beams)
-    rows = ops.shape(context["encoder_padding_mask"])[0]
+    context = transformer_search_context(model, encoder_token_ids)
+    rows = ops.shape(encoder_token_ids)[0] * num_beams
     cache = model.initial_self_attention_cache(rows, max_length)
     return transformer_step_callback(model, context), cache

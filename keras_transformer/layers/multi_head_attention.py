@@ -103,7 +103,11 @@ class MultiHeadAttention(keras.layers.Layer):
       shapes for compiled loops.
     - Without `cache_update_index`, the cache holds precomputed keys/values
       (`compute_key_value_cache`): the encoder-side keys and values of
-      cross-attention, computed once per source.
+      cross-attention, computed once per source. Its rows may be a divisor
+      of the query's: each cache row then serves a group of consecutive
+      query rows (the beams of one sentence in a beam search), as if it
+      were repeated for each, and `value_mask` has the cache's rows. The
+      group's queries read the row's keys and values once.
     A cached call always takes the explicit attention path (one query
     position against the cache is a pair of small batched products).
 
@@ -342,12 +346,26 @@ class MultiHeadAttention(keras.layers.Layer):
         self._check_cache(cache)
         keys, values = cache
         query_offset = 0
+        query_shape = ops.shape(query_heads)
+        grouped = False
         if update_index is not None:
             new_keys, new_values = self.compute_key_value_cache(value, key)
             start = (0, 0, update_index, 0)
             keys = ops.slice_update(keys, start, ops.cast(new_keys, keys.dtype))
             values = ops.slice_update(values, start, ops.cast(new_values, values.dtype))
             query_offset = update_index
+        else:
+            grouped = self._groups_queries(query_shape[0], ops.shape(keys)[0])
+        if grouped:
+            # Each cache row serves the query rows of its group (the beams of
+            # one sentence): their positions become that row's queries, which
+            # read its keys and values once.
+            cache_rows = ops.shape(keys)[0]
+            query_heads = ops.reshape(
+                query_heads,
+                (cache_rows, query_shape[0] // cache_rows * query_shape[1])
+                + tuple(query_shape[2:]),
+            )
         mask = merge_attention_masks(
             query_heads, keys, query_offset=query_offset, value_axis=2, **masks
         )
@@ -356,7 +374,28 @@ class MultiHeadAttention(keras.layers.Layer):
         outputs, weights = scaled_dot_product_attention(
             ops.swapaxes(query_heads, 1, 2), keys, values, mask, heads_first=True
         )
-        return ops.swapaxes(outputs, 1, 2), weights, (keys, values)
+        outputs = ops.swapaxes(outputs, 1, 2)
+        if grouped:
+            outputs = ops.reshape(outputs, tuple(query_shape[:3]) + (self.value_dim,))
+        return outputs, weights, (keys, values)
+
+    def _groups_queries(self, query_rows, cache_rows):
+        """Whether a precomputed cache of `cache_rows` serves groups of the
+        `query_rows` (Incremental decoding); a row count unknown until run
+        time (a TensorFlow graph) groups, which is the identity for equal
+        counts."""
+        if not (isinstance(query_rows, int) and isinstance(cache_rows, int)):
+            return True
+        if query_rows == cache_rows:
+            return False
+        if cache_rows < 1 or query_rows % cache_rows:
+            raise ValueError(
+                f"{self.name}: a precomputed cache of {cache_rows} rows cannot "
+                f"serve {query_rows} query rows: the query rows must be the "
+                "cache's rows or a multiple of them (consecutive groups, one "
+                "per cache row)."
+            )
+        return True
 
     def _attend(
         self, query, key, value, mask, is_causal, return_attention_scores, training

@@ -20,7 +20,9 @@ class TransformerDecoder(TransformerStackBase):
     per block, each tensor `(batch, num_heads, length, head_dim)`
     (`MultiHeadAttention`); separate tensors let a compiled step update and
     read each in place. `compute_cross_attention_cache(encoder_sequence)`
-    gives the encoder keys/values (length `source_len`) once per source;
+    gives the encoder keys/values (length `source_len`) once per source (one
+    row may serve consecutive decoder rows, the beams of a sentence: then
+    `encoder_padding_mask` has its rows; `MultiHeadAttention`);
     `initial_self_attention_cache(batch_size, max_length)` gives the zeroed
     self-attention cache (length `max_length`). Calling with both caches and
     `cache_update_index` returns `(outputs, self_attention_cache)`. The shapes

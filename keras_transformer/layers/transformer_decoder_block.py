@@ -19,8 +19,10 @@ class TransformerDecoderBlock(TransformerBlockBase):
     pair of `(batch, num_heads, max_len, head_dim)`, see
     `MultiHeadAttention`) with `self_attention_cache_update_index` to run one
     or more new positions against the cached past, and `cross_attention_cache`
-    (from `compute_cross_attention_cache`) to reuse the encoder keys/values;
-    the block then returns `(outputs, self_attention_cache,
+    (from `compute_cross_attention_cache`) to reuse the encoder keys/values
+    (one row may serve consecutive decoder rows, the beams of a sentence:
+    then `encoder_padding_mask` has its rows; `MultiHeadAttention`); the
+    block then returns `(outputs, self_attention_cache,
     cross_attention_cache)`.
 
     Args:

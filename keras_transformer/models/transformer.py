@@ -347,9 +347,12 @@ class Transformer(keras.Model):
                 `cache_update_index .. cache_update_index + step_len - 1`.
             self_attention_cache: from `initial_self_attention_cache` or the
                 previous step.
-            cross_attention_cache: from `compute_cross_attention_cache`.
+            cross_attention_cache: from `compute_cross_attention_cache`: of
+                the batch's rows, or one row per `k` consecutive rows (the
+                beams of a sentence), which share it.
             cache_update_index: position of the first new token.
-            encoder_padding_mask: `(batch, source_len)`, `False` at padding.
+            encoder_padding_mask: `(rows, source_len)`, `False` at padding,
+                with the rows of `cross_attention_cache`.
             training: whether dropout is active (as in `encode`, off unless
                 asked for).
 

@@ -11,8 +11,8 @@ model trained on the training split) with beam 4 and a forced output length
 systems do the same work), and prints sentences/s and output tokens/s of:
 
 - ours, cached: `Generator` (the key/value cache, compiled by Keras:
-  jax.jit, tf.function; on torch eager and, with --torch-compile, a step
-  compiled by torch.compile);
+  jax.jit, tf.function; on torch eager. With --jit-compile: XLA on
+  TensorFlow, a step compiled by torch.compile on torch);
 - ours, uncached: the same beam search whose step reruns the whole decoder
   over the static-length prefix buffer (what a compiled loop without a cache
   must do), at output lengths 16, 32 and 64, to show how cost grows;
@@ -245,19 +245,20 @@ def _ctranslate2_models(model, directory, stack):
     return translators, pieces
 
 
-def _engine_rows(model, source_ids, lengths, args):
+def _engine_rows(model, source_ids, lengths, jit_compile, args):
     """Ours (float32, int8) and CTranslate2 (float32, int8) over the same
     sentences, sorted by length into batches of `--batch-size`: as
     CTranslate2's `translate_batch` forms its batches when `max_batch_size`
-    splits them, and as our `Translator` does."""
+    splits them, and as our `Translator` does; ours compiled as
+    `jit_compile` says."""
     count = len(source_ids)
     batches = list(_batches(sorted(source_ids, key=len), args.batch_size))
     quantized = _quantized_copy(model)
     print(
         f"\nEngines: {count} sentences sorted by length, batch {args.batch_size}, "
-        "beam 4, length penalty 0.6; sentences/s (median of "
-        f"{args.repeats} rounds that run each system once) and, for the ratios, "
-        "the median over rounds of the ratio within each"
+        f"beam 4, length penalty 0.6, ours with jit_compile={jit_compile!r}; "
+        f"sentences/s (median of {args.repeats} rounds that run each system "
+        "once) and, for the ratios, the median over rounds of the ratio within each"
     )
     print(
         "\n| output tokens | ours float32 | ours int8 | CTranslate2 float32 "
@@ -270,7 +271,7 @@ def _engine_rows(model, source_ids, lengths, args):
         for length in lengths:
             systems = {}
             for name, weights in (("float32", model), ("int8", quantized)):
-                generator = _forced_length_generator(weights, length, "auto", 16)
+                generator = _forced_length_generator(weights, length, jit_compile, 16)
                 systems[f"ours {name}"] = lambda g=generator: [
                     g.predict_on_batch(b) for b in batches
                 ]
@@ -322,7 +323,18 @@ def main():
         "benchmarks/train_from_arrays.py prepare writes) instead of training a "
         "tokenizer on --data-dir: runs without TensorFlow",
     )
-    parser.add_argument("--torch-compile", action="store_true")
+    parser.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="our searches with jit_compile=True: XLA on TensorFlow (where "
+        "Keras' 'auto' leaves a CPU without it), a step compiled by "
+        "torch.compile on PyTorch; JAX compiles with XLA either way",
+    )
+    parser.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="--jit-compile on PyTorch only (as in earlier results' commands)",
+    )
     parser.add_argument("--skip-marian", action="store_true")
     parser.add_argument("--skip-ctranslate2", action="store_true")
     parser.add_argument(
@@ -375,6 +387,9 @@ def main():
         f"for the uncached search and Marian), batch {args.batch_size}, beam 4, "
         f"{model.count_params():,} parameters"
     )
+    jit = "auto"
+    if args.jit_compile or (backend == "torch" and args.torch_compile):
+        jit = True
     if not args.skip_ctranslate2:
         try:
             import ctranslate2  # noqa: F401
@@ -383,11 +398,10 @@ def main():
                 "\nCTranslate2 is not installed (the [benchmarks] extra): no engines."
             )
         else:
-            _engine_rows(model, source_ids, lengths, args)
+            _engine_rows(model, source_ids, lengths, jit, args)
     if args.engines_only:
         return
     rows, notes = [], []
-    jit = True if (backend == "torch" and args.torch_compile) else "auto"
     print(
         "\n| output tokens | ours cached sent/s | tok/s | uncached sent/s "
         "| cached / uncached | Marian sent/s | ours / Marian |"

@@ -121,6 +121,7 @@ def _load_translator(args):
         args.translator,
         weights=getattr(args, "weights", None),
         quantize=getattr(args, "quantize", None),
+        jit_compile=True if getattr(args, "jit_compile", False) else "auto",
         **overrides,
     )
 
@@ -338,8 +339,17 @@ def _add_translator_arguments(parser):
     parser.add_argument(
         "--quantize",
         choices=QUANTIZATION_MODES,
-        help="quantize the weights for inference (Keras' int8: faster, "
-        "about the same BLEU)",
+        help="quantize the weights for inference (Keras' int8: about the same "
+        "BLEU; faster on JAX, and on TensorFlow with --jit-compile)",
+    )
+    parser.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="compile the search with XLA on TensorFlow, where Keras leaves a "
+        "CPU without it (on a 2-core CPU: 1.5x as fast in float32, 4.6x in "
+        "int8, about 2 s more compilation per batch shape), or its step with "
+        "torch.compile on PyTorch (about a minute); JAX compiles with XLA "
+        "either way",
     )
 
 

@@ -181,6 +181,34 @@ def test_cli_quantize_option(tokenizer, tmp_path, capsys):
 
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
+    reason="XLA is what --jit-compile adds on TensorFlow (JAX always compiles "
+    "with it; on PyTorch it compiles the step for about a minute)",
+)
+def test_cli_jit_compile_searches_with_xla(tokenizer, tmp_path, capsys, monkeypatch):
+    _translator(tokenizer).save(tmp_path / "translator")
+    expected = _translator(tokenizer, quantize="int8").translate(SENTENCES[:2])
+    loaded = []
+    load = Translator.load
+
+    def recording_load(*args, **kwargs):
+        loaded.append((kwargs, load(*args, **kwargs)))
+        return loaded[-1][1]
+
+    monkeypatch.setattr(Translator, "load", recording_load)
+    capsys.readouterr()
+    cli_main(
+        ["translate", str(tmp_path / "translator"), "--quantize", "int8"]
+        + ["--jit-compile"]
+        + SENTENCES[:2]
+    )
+    assert capsys.readouterr().out.splitlines() == expected
+    assert loaded[-1][1].generator.jit_compile is True
+    cli_main(["translate", str(tmp_path / "translator")] + SENTENCES[:1])
+    assert loaded[-1][0]["jit_compile"] == "auto"  # Keras' choice
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
     reason="the export runs here in-process; other backends start a TF process",
 )
 def test_quantized_translator_exports_a_saved_model(tokenizer, tmp_path):

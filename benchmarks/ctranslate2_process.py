@@ -14,17 +14,26 @@ input (pickled `(args, kwargs)` of `translate_batch`) with each input's
 best hypothesis, pickled, on its standard output, until its input ends.
 """
 
+import os
 import pickle
 import subprocess
 import sys
 
 
+def available_cores():
+    """The CPU cores this process may run on (its affinity, not the
+    machine's count): the threads every system of a benchmark is given."""
+    return len(os.sched_getaffinity(0))
+
+
 class TranslatorProcess:
     """`ctranslate2.Translator(model_path, device="cpu", compute_type=...,
     intra_threads=...)` in a child process; `close()` (or leaving a `with`
-    block) ends it."""
+    block) ends it. `intra_threads` defaults to `available_cores()`."""
 
-    def __init__(self, model_path, compute_type, intra_threads):
+    def __init__(self, model_path, compute_type, intra_threads=None):
+        if intra_threads is None:
+            intra_threads = available_cores()
         self._process = subprocess.Popen(
             [sys.executable, __file__, model_path, compute_type, str(intra_threads)],
             stdin=subprocess.PIPE,

@@ -230,7 +230,6 @@ def _ctranslate2_models(model, directory, stack):
 
     pieces = ["<pad>", "<unk>", "<s>", "</s>"]
     pieces += [f"p{i}" for i in range(len(pieces), model.vocabulary_size)]
-    threads = len(os.sched_getaffinity(0))
     translators = {}
     for weights in ("float32", "int8"):
         spec = transformer_spec(model, pieces, pieces, positions=512)
@@ -239,9 +238,7 @@ def _ctranslate2_models(model, directory, stack):
         path = os.path.join(directory, weights)
         os.makedirs(path)
         spec.save(path)
-        translators[weights] = stack.enter_context(
-            TranslatorProcess(path, weights, threads)
-        )
+        translators[weights] = stack.enter_context(TranslatorProcess(path, weights))
     return translators, pieces
 
 

@@ -27,6 +27,12 @@ and how many translations equal ours in float32. After every system's
 first pass come `--repeats` rounds that run each system once (`rounds.py`):
 a row's time is the median of its rounds, and a ratio of ours to
 CTranslate2 is the median of the ratios within each round.
+
+Ours searches with Keras' `jit_compile="auto"`, which leaves TensorFlow on
+a CPU without XLA; `--jit-compile` searches with `jit_compile=True` (XLA
+on TensorFlow, a step compiled by `torch.compile` on PyTorch; JAX
+compiles with XLA either way). CTranslate2 gets as many threads as this
+process has CPU cores available.
 """
 
 import argparse
@@ -42,6 +48,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import keras  # noqa: E402
 import sacrebleu  # noqa: E402
+from ctranslate2_process import TranslatorProcess, available_cores  # noqa: E402
 from rounds import median_ratio, timed_rounds  # noqa: E402
 
 from keras_transformer import Translator  # noqa: E402
@@ -53,6 +60,7 @@ def _ours(args, sources, quantize=None, drop_finished=True):
         args.translator,
         quantize=quantize,
         drop_finished=drop_finished,
+        jit_compile=True if args.jit_compile else "auto",
         length_normalization="power",
         early_stopping=True,
         batch_size=args.batch_size,
@@ -64,7 +72,6 @@ def _ctranslate2(args, sources, directory, compute_type, stack):
     """A pass of CTranslate2 over `sources`, on the translator exported
     to `directory`, in a process of its own (`ctranslate2_process`) that
     `stack` (a `contextlib.ExitStack`) ends: a function of no arguments."""
-    from ctranslate2_process import TranslatorProcess
 
     from keras_transformer import export_ctranslate2
 
@@ -81,7 +88,7 @@ def _ctranslate2(args, sources, directory, compute_type, stack):
     path = os.path.join(directory, compute_type)
     quantization = None if compute_type == "float32" else compute_type
     options = export_ctranslate2(translator, path, quantization=quantization)
-    engine = stack.enter_context(TranslatorProcess(path, compute_type, os.cpu_count()))
+    engine = stack.enter_context(TranslatorProcess(path, compute_type))
 
     def run():
         hypotheses = engine.translate_batch(
@@ -104,6 +111,12 @@ def main():
     parser.add_argument("--reference-file", required=True)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="search with jit_compile=True, not Keras' 'auto' (which leaves "
+        "TensorFlow on a CPU without XLA)",
+    )
     parser.add_argument("--skip-ctranslate2", action="store_true")
     args = parser.parse_args()
     if args.repeats < 1 or args.batch_size < 1:
@@ -137,7 +150,8 @@ def main():
 
     print(
         f"backend {keras.backend.backend()}, {len(sources)} sentences, "
-        f"batch {args.batch_size}, {os.cpu_count()} CPU cores"
+        f"batch {args.batch_size}, {available_cores()} CPU cores available, "
+        f"ours with jit_compile={True if args.jit_compile else 'auto'!r}"
     )
     reference_outputs = outputs["ours, float32"]
     print("| system | sentences/s | first pass (s) | BLEU | same as ours float32 |")

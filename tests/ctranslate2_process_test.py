@@ -43,3 +43,18 @@ def test_a_process_that_cannot_load_its_model_says_it_ended(tmp_path):
     with pytest.raises(RuntimeError, match="the CTranslate2 process ended"):
         there.translate_batch([["d1"]])
     there.close()
+
+
+def test_the_child_gets_the_cores_this_process_may_run_on(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(
+        ctranslate2_process.subprocess,
+        "Popen",
+        lambda command, **_: commands.append(command),
+    )
+    monkeypatch.setattr(
+        ctranslate2_process.os, "sched_getaffinity", lambda _: {0, 5, 7}
+    )
+    ctranslate2_process.TranslatorProcess(str(tmp_path), "int8")
+    ctranslate2_process.TranslatorProcess(str(tmp_path), "int8", intra_threads=2)
+    assert [command[-1] for command in commands] == ["3", "2"]

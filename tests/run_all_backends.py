@@ -10,10 +10,12 @@ pytest process itself.
     python tests/run_all_backends.py [--backends jax,torch] [--workers N]
                                      [pytest args...]
 
-Prints one summary at the end and exits non-zero if any backend failed.
+Prints one summary at the end, with each backend's slowest test files (the
+seconds of their tests, summed), and exits non-zero if any backend failed.
 """
 
 import argparse
+import collections
 import importlib.util
 import os
 import subprocess
@@ -26,8 +28,24 @@ BACKENDS = ("tensorflow", "jax", "torch")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def seconds_by_file(suite):
+    """The summed seconds of each test file's tests in a JUnit `testsuite`
+    element, as a Counter keyed by path (`tests/docs_test.py`)."""
+    totals = collections.Counter()
+    for case in suite.iter("testcase"):
+        parts = case.get("classname", "").split(".")
+        # classname: the module's dotted path, then any test class.
+        module = next(
+            (i for i, part in enumerate(parts) if part.endswith("_test")),
+            len(parts) - 1,
+        )
+        totals["/".join(parts[: module + 1]) + ".py"] += float(case.get("time", 0))
+    return totals
+
+
 def run_backend(backend, workers, pytest_args):
-    """Runs pytest under one backend; returns (counts, seconds, exit code)."""
+    """Runs pytest under one backend; returns (counts, seconds, exit code,
+    seconds by test file)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -57,6 +75,7 @@ def run_backend(backend, workers, pytest_args):
         code = subprocess.call(command, cwd=ROOT, env=env)
         seconds = time.monotonic() - start
         counts = {"passed": 0, "failed": 0, "skipped": 0}
+        files = collections.Counter()
         if os.path.exists(report):
             suite = ElementTree.parse(report).getroot()
             suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
@@ -66,7 +85,8 @@ def run_backend(backend, workers, pytest_args):
             )
             counts["skipped"] = int(suite.get("skipped", 0))
             counts["passed"] = total - counts["failed"] - counts["skipped"]
-    return counts, seconds, code
+            files = seconds_by_file(suite)
+    return counts, seconds, code, files
 
 
 def main():
@@ -98,7 +118,7 @@ def main():
     print(f"{'backend':<12}{'passed':>8}{'failed':>8}{'skipped':>9}{'seconds':>9}")
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     ok = True
-    for backend, (counts, seconds, code) in results.items():
+    for backend, (counts, seconds, code, _) in results.items():
         print(
             f"{backend:<12}{counts['passed']:>8}{counts['failed']:>8}"
             f"{counts['skipped']:>9}{seconds:>9.0f}"
@@ -109,6 +129,10 @@ def main():
         ok = ok and code == 0 and counts["passed"] > 0
         if code != 0 and counts["failed"] == 0:
             print(f"  {backend}: pytest exited with code {code}")
+    for backend, (*_, files) in results.items():
+        slowest = ", ".join(f"{path} {t:.0f} s" for path, t in files.most_common(5))
+        if slowest:
+            print(f"slowest files, {backend} (their tests' seconds): {slowest}")
     # The closing line CI reads: "N passed, N failed, N skipped".
     print(", ".join(f"{count} {key}" for key, count in totals.items()))
     return 0 if ok else 1

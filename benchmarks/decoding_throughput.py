@@ -52,6 +52,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from ctranslate2_process import TranslatorProcess, available_cores  # noqa: E402
 from keras import ops  # noqa: E402
 from rounds import median_ratio, timed_rounds  # noqa: E402
 
@@ -220,12 +221,11 @@ def _quantized_copy(model):
     return copy
 
 
-def _ctranslate2_models(model, directory, stack):
+def _ctranslate2_models(model, directory, stack, threads=None):
     """The model as CTranslate2 models in float32 and int8 (weights and
     compute), each in a process of its own (`ctranslate2_process`) that
-    `stack` (a `contextlib.ExitStack`) ends, with the piece of each id."""
-    from ctranslate2_process import TranslatorProcess
-
+    `stack` (a `contextlib.ExitStack`) ends, with the piece of each id;
+    `threads`: their intra_threads (None: the available cores)."""
     from keras_transformer.ctranslate2_export import transformer_spec
 
     pieces = ["<pad>", "<unk>", "<s>", "</s>"]
@@ -238,7 +238,9 @@ def _ctranslate2_models(model, directory, stack):
         path = os.path.join(directory, weights)
         os.makedirs(path)
         spec.save(path)
-        translators[weights] = stack.enter_context(TranslatorProcess(path, weights))
+        translators[weights] = stack.enter_context(
+            TranslatorProcess(path, weights, threads)
+        )
     return translators, pieces
 
 
@@ -253,7 +255,8 @@ def _engine_rows(model, source_ids, lengths, jit_compile, args):
     quantized = _quantized_copy(model)
     print(
         f"\nEngines: {count} sentences sorted by length, batch {args.batch_size}, "
-        f"beam 4, length penalty 0.6, ours with jit_compile={jit_compile!r}; "
+        f"beam 4, length penalty 0.6, ours with jit_compile={jit_compile!r}, "
+        f"CTranslate2 intra_threads {args.ctranslate2_threads or available_cores()}; "
         f"sentences/s (median of {args.repeats} rounds that run each system "
         "once) and, for the ratios, the median over rounds of the ratio within each"
     )
@@ -263,7 +266,9 @@ def _engine_rows(model, source_ids, lengths, jit_compile, args):
     )
     print("|--:|--:|--:|--:|--:|--:|--:|", flush=True)
     with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
-        translators, pieces = _ctranslate2_models(model, directory, stack)
+        translators, pieces = _ctranslate2_models(
+            model, directory, stack, args.ctranslate2_threads
+        )
         tokens = [[pieces[i] for i in row if i != PAD_ID] for b in batches for row in b]
         for length in lengths:
             systems = {}
@@ -333,6 +338,11 @@ def main():
         help="--jit-compile on PyTorch only (as in earlier results' commands)",
     )
     parser.add_argument("--skip-marian", action="store_true")
+    parser.add_argument(
+        "--ctranslate2-threads",
+        type=int,
+        help="CTranslate2's intra_threads (default: the available cores)",
+    )
     parser.add_argument("--skip-ctranslate2", action="store_true")
     parser.add_argument(
         "--engines-only",
@@ -342,6 +352,11 @@ def main():
     args = parser.parse_args()
     if args.repeats < 1 or args.batch_size < 1:
         parser.error("--repeats and --batch-size must be at least 1")  # exits 2
+    if args.ctranslate2_threads is not None and args.ctranslate2_threads < 1:
+        parser.error(
+            "--ctranslate2-threads must be at least 1; received "
+            f"{args.ctranslate2_threads}"
+        )
     backend = keras.backend.backend()
     lengths = [int(x) for x in args.lengths.split(",")]
 

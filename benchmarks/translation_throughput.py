@@ -32,7 +32,10 @@ Ours searches with Keras' `jit_compile="auto"`, which leaves TensorFlow on
 a CPU without XLA; `--jit-compile` searches with `jit_compile=True` (XLA
 on TensorFlow, a step compiled by `torch.compile` on PyTorch; JAX
 compiles with XLA either way). CTranslate2 gets as many threads as this
-process has CPU cores available.
+process has CPU cores available, or each count of `--ctranslate2-threads`
+(a row per count: on some CPUs one thread is faster than two). Its
+environment variables reach it (`CT2_USE_MKL=0` picks oneDNN over Intel
+MKL on an Intel CPU).
 """
 
 import argparse
@@ -68,10 +71,11 @@ def _ours(args, sources, quantize=None, drop_finished=True):
     return lambda: translator.translate(sources)
 
 
-def _ctranslate2(args, sources, directory, compute_type, stack):
+def _ctranslate2(args, sources, directory, compute_type, threads, stack):
     """A pass of CTranslate2 over `sources`, on the translator exported
-    to `directory`, in a process of its own (`ctranslate2_process`) that
-    `stack` (a `contextlib.ExitStack`) ends: a function of no arguments."""
+    to `directory`, with `threads` (None: the available cores), in a
+    process of its own (`ctranslate2_process`) that `stack` (a
+    `contextlib.ExitStack`) ends: a function of no arguments."""
 
     from keras_transformer import export_ctranslate2
 
@@ -85,10 +89,10 @@ def _ctranslate2(args, sources, directory, compute_type, stack):
     pieces = [
         [source_pieces[i] for i in row] for row in translator.encode_sources(sources)
     ]
-    path = os.path.join(directory, compute_type)
+    path = os.path.join(directory, f"{compute_type}-{threads}")
     quantization = None if compute_type == "float32" else compute_type
     options = export_ctranslate2(translator, path, quantization=quantization)
-    engine = stack.enter_context(TranslatorProcess(path, compute_type))
+    engine = stack.enter_context(TranslatorProcess(path, compute_type, threads))
 
     def run():
         hypotheses = engine.translate_batch(
@@ -117,10 +121,26 @@ def main():
         help="search with jit_compile=True, not Keras' 'auto' (which leaves "
         "TensorFlow on a CPU without XLA)",
     )
+    parser.add_argument(
+        "--ctranslate2-threads",
+        help="CTranslate2's intra_threads: a count, or counts separated by "
+        "commas for a row each (default: the available cores)",
+    )
     parser.add_argument("--skip-ctranslate2", action="store_true")
     args = parser.parse_args()
     if args.repeats < 1 or args.batch_size < 1:
         parser.error("--repeats and --batch-size must be at least 1")  # exits 2
+    threads = [None]
+    if args.ctranslate2_threads is not None:
+        try:
+            threads = [int(count) for count in args.ctranslate2_threads.split(",")]
+        except ValueError:
+            threads = [0]
+        if min(threads) < 1:
+            parser.error(
+                "--ctranslate2-threads takes counts of at least 1 separated by "
+                f"commas; received {args.ctranslate2_threads!r}"
+            )
     try:
         Translator.load(args.translator)
         with open(args.source_file, encoding="utf-8") as file:
@@ -143,15 +163,20 @@ def main():
         }
         if not args.skip_ctranslate2:
             for compute_type in ("float32", "int8"):
-                systems[f"CTranslate2 {compute_type}"] = _ctranslate2(
-                    args, sources, directory, compute_type, stack
-                )
+                for count in threads:
+                    name = f"CTranslate2 {compute_type}"
+                    if len(threads) > 1:
+                        name += f", {count} thread{'s' * (count > 1)}"
+                    systems[name] = _ctranslate2(
+                        args, sources, directory, compute_type, count, stack
+                    )
         first, times, outputs = timed_rounds(systems, args.repeats)
 
     print(
         f"backend {keras.backend.backend()}, {len(sources)} sentences, "
         f"batch {args.batch_size}, {available_cores()} CPU cores available, "
-        f"ours with jit_compile={True if args.jit_compile else 'auto'!r}"
+        f"ours with jit_compile={True if args.jit_compile else 'auto'!r}, "
+        f"CTranslate2 intra_threads {args.ctranslate2_threads or available_cores()}"
     )
     reference_outputs = outputs["ours, float32"]
     print("| system | sentences/s | first pass (s) | BLEU | same as ours float32 |")
@@ -167,12 +192,11 @@ def main():
         times["ours, whole batches, float32"], times["ours, float32"]
     )
     print(f"dropping finished sentences: {dropping:.2f}x")
-    for precision in ("float32", "int8"):
-        if f"CTranslate2 {precision}" in times:
-            ratio = median_ratio(
-                times[f"CTranslate2 {precision}"], times[f"ours, {precision}"]
-            )
-            print(f"ours / CTranslate2, {precision}: {ratio:.2f}x")
+    for name in systems:
+        if name.startswith("CTranslate2 "):
+            precision = name.split()[1].rstrip(",")
+            ratio = median_ratio(times[name], times[f"ours, {precision}"])
+            print(f"ours / {name}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

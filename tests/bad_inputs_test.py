@@ -745,12 +745,29 @@ def test_benchmark_scripts_name_a_missing_input_and_exit_2(saved, tmp_path):
             "has no lines",
         ),
         ("decoding_throughput.py", ["--repeats", "0"], "--repeats and --batch-size"),
+        (
+            "decoding_throughput.py",
+            ["--ctranslate2-threads", "0"],
+            "--ctranslate2-threads must be at least 1; received 0",
+        ),
         ("int8_matmul.py", ["--calls", "0"], "--calls and --repeats must be"),
         (
             "translation_throughput.py",
             [str(saved), "--source-file", str(lines), "--reference-file", str(lines)]
             + ["--repeats", "0"],
             "--repeats and --batch-size must be at least 1",
+        ),
+        (
+            "translation_throughput.py",
+            [str(saved), "--source-file", str(lines), "--reference-file", str(lines)]
+            + ["--ctranslate2-threads", "2,0"],
+            "received '2,0'",
+        ),
+        (
+            "translation_throughput.py",
+            [str(saved), "--source-file", str(lines), "--reference-file", str(lines)]
+            + ["--ctranslate2-threads", "two"],
+            "--ctranslate2-threads takes counts of at least 1",
         ),
     ]
     for script, argv, message in cases:

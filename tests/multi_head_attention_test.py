@@ -305,6 +305,32 @@ def test_cache_row_serves_its_group_of_query_rows(group):
     np.testing.assert_array_equal(to_numpy(returned_cache[0]), to_numpy(keys))
 
 
+@pytest.mark.parametrize("group", [1, 3])
+def test_a_shared_cache_row_returns_each_query_rows_weights(group):
+    """The attention weights of a grouped cached call are per query row,
+    `(query rows, heads, T, S)`, as the cache repeated per row gives them."""
+    rng = np.random.RandomState(4)
+    query = rng.randn(BATCH * group, 2, DIM).astype("float32")
+    value = rng.randn(BATCH, SOURCE_LEN, DIM).astype("float32")
+    value_mask = np.ones((BATCH, SOURCE_LEN), bool)
+    value_mask[0, 2:] = False
+    layer = _layer()
+    cache = layer.compute_key_value_cache(value)
+    _, shared, _ = layer(
+        query, None, value_mask=value_mask, cache=cache, return_attention_scores=True
+    )
+    repeated_cache = [np.repeat(to_numpy(x), group, axis=0) for x in cache]
+    _, repeated, _ = layer(
+        query,
+        None,
+        value_mask=np.repeat(value_mask, group, axis=0),
+        cache=repeated_cache,
+        return_attention_scores=True,
+    )
+    assert tuple(shared.shape) == (BATCH * group, HEADS, 2, SOURCE_LEN)
+    np.testing.assert_allclose(to_numpy(shared), to_numpy(repeated), atol=1e-6)
+
+
 def test_cache_rows_that_do_not_divide_the_query_rows_are_refused():
     query, value = _inputs()
     layer = _layer()

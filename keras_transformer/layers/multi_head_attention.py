@@ -276,7 +276,13 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         else:
             outputs, weights, cache = self._attend_to_cache(
-                query_heads, value, key, masks, cache, cache_update_index
+                query_heads,
+                value,
+                key,
+                masks,
+                cache,
+                cache_update_index,
+                return_attention_scores,
             )
         batch_size, length = ops.shape(outputs)[0], ops.shape(outputs)[1]
         outputs = ops.reshape(
@@ -342,7 +348,9 @@ class MultiHeadAttention(keras.layers.Layer):
             training=training,
         )
 
-    def _attend_to_cache(self, query_heads, value, key, masks, cache, update_index):
+    def _attend_to_cache(
+        self, query_heads, value, key, masks, cache, update_index, return_scores
+    ):
         self._check_cache(cache)
         keys, values = cache
         query_offset = 0
@@ -377,6 +385,17 @@ class MultiHeadAttention(keras.layers.Layer):
         outputs = ops.swapaxes(outputs, 1, 2)
         if grouped:
             outputs = ops.reshape(outputs, tuple(query_shape[:3]) + (self.value_dim,))
+            if return_scores:
+                # (cache rows, heads, group * T, S) -> (query rows, heads, T, S)
+                target_length, source_length = query_shape[1], ops.shape(keys)[2]
+                weights = ops.reshape(
+                    weights,
+                    (cache_rows, self.num_heads, -1, target_length, source_length),
+                )
+                weights = ops.reshape(
+                    ops.swapaxes(weights, 1, 2),
+                    (query_shape[0], self.num_heads, target_length, source_length),
+                )
         return outputs, weights, (keys, values)
 
     def _groups_queries(self, query_rows, cache_rows):

@@ -14,6 +14,7 @@ import pytest
 from keras_transformer.cli import main as cli_main
 from keras_transformer.config import apply_overrides
 from keras_transformer.recipes import list_recipes, load_recipe
+from keras_transformer.training import compiled_transformer
 from keras_transformer.training.trainer import train
 from keras_transformer.translator import Translator
 from tests.data_helpers import make_pairs
@@ -55,6 +56,28 @@ def test_every_recipe_shrunk_trains_evaluates_and_saves(recipe, tmp_path):
     history = _history(tmp_path / "run")
     assert len(history) == 1
     assert {"loss", "accuracy", "learning_rate", "val_loss"} <= set(history[0])
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow traces the train step (once per run, or twice when the "
+    "first trace creates variables); JAX traces per shape, PyTorch runs it eagerly "
+    "by default",
+)
+def test_tensorflow_traces_the_compiled_models_train_step_once():
+    model = compiled_transformer(apply_overrides(load_recipe("builtin"), TINY), 60)
+    traces = []
+    train_step = model.train_step
+
+    def counted_train_step(data):
+        traces.append(data)  # Python runs while TensorFlow traces
+        return train_step(data)
+
+    model.train_step = counted_train_step
+    ids = np.random.default_rng(0).integers(4, 60, (2, 6, 5)).astype("int32")
+    x = {"encoder_token_ids": ids[0], "decoder_token_ids": ids[1]}
+    model.fit(x, ids[1], batch_size=2, epochs=2, verbose=0)
+    assert len(traces) == 1
 
 
 def test_running_again_resumes_from_the_backup(tmp_path):

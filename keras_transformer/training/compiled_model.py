@@ -44,4 +44,9 @@ def compiled_transformer(config, vocabulary_size, target_vocabulary_size=None):
         metrics=[MaskedAccuracy()],
         jit_compile=train.jit_compile,
     )
+    # Keras builds an optimizer on first use, which on TensorFlow is inside
+    # the traced train step: a function that creates variables is traced a
+    # second time, so each run would trace (and on a CPU take seconds to
+    # trace) its train step twice. Built here, it is traced once.
+    model.optimizer.build(model.trainable_variables)
     return model

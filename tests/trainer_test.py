@@ -1,5 +1,6 @@
-"""train(config, workdir) end to end: every recipe shrunk, resuming a run
-(also one written by another backend), and the CLI's errors."""
+"""train(config, workdir) end to end: every recipe shrunk (each in one
+backend's leg), resuming a run (also one written by another backend), and
+the CLI's errors."""
 
 import csv
 import json
@@ -38,8 +39,21 @@ def _history(workdir):
         return list(csv.DictReader(file))
 
 
+# Each recipe trains in one leg of the suite, the legs taking turns (the
+# shortest leg, PyTorch's, first): the recipes differ in data, tokenizer and
+# training settings, which no backend reads differently, and every leg
+# trains `builtin` in the tests below.
+RECIPE_BACKENDS = {
+    recipe: ("torch", "jax", "tensorflow")[index % 3]
+    for index, recipe in enumerate(list_recipes())
+}
+
+
 @pytest.mark.parametrize("recipe", list_recipes())
 def test_every_recipe_shrunk_trains_evaluates_and_saves(recipe, tmp_path):
+    backend = RECIPE_BACKENDS[recipe]
+    if keras.backend.backend() != backend:
+        pytest.skip(f"recipe {recipe} trains in the {backend} leg of the suite")
     config = load_recipe(recipe)
     overrides = list(TINY)
     if config.data.corpus != "builtin":
